@@ -1,0 +1,36 @@
+/*
+ * bytes.h: network byte order reads and writes, private to libaoip.
+ *
+ * Byte by byte, so they work at any alignment (RTP payloads and RTCP
+ * blocks start wherever the previous field ended) and on any host.
+ */
+#ifndef AOIP_BYTES_H
+#define AOIP_BYTES_H
+
+#include <stdint.h>
+
+static inline uint16_t aoip__get_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t aoip__get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void aoip__put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void aoip__put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * aoip.h: the whole public API of libaoip in one include.
+ *
+ * libaoip is the pure part of aoip: no threads, no sockets, no globals and
+ * no clock of its own. Callers pass time and data in, so every module can be
+ * unit-tested and simulated in virtual time.
+ */
+#ifndef AOIP_AOIP_H
+#define AOIP_AOIP_H
+
+#include "common.h"
+#include "jitter.h"
+#include "mixer.h"
+#include "pcm.h"
+#include "rtcp.h"
+#include "rtp.h"
+
+#endif

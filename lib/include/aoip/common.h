@@ -1,0 +1,70 @@
+/*
+ * common.h: what every libaoip module shares: the export marker, the
+ * real-time marker, error codes and the version.
+ *
+ * libaoip takes libuv's conventions: functions return 0 (or a count) on
+ * success and a negative value on failure. A failure is either a negative
+ * errno (-EINVAL, -ENOSPC, -ENOMEM) or one of the AOIP_E* codes below, which
+ * say exactly how a piece of input was wrong so that a caller can count
+ * drops by cause. The AOIP_E* codes sit far below the errno range so the two
+ * never collide.
+ */
+#ifndef AOIP_COMMON_H
+#define AOIP_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* libaoip is built with -fvisibility=hidden; only what carries this is public. */
+#if defined(__GNUC__)
+#define AOIP_API __attribute__((visibility("default")))
+#else
+#define AOIP_API
+#endif
+
+/*
+ * Marks a function that runs on the media thread (PipeWire SPA's discipline):
+ * it never allocates, locks, logs or blocks, and it calls only other
+ * AOIP_RT functions and plain arithmetic. The marker expands to nothing; it
+ * is for the reader and for grep.
+ */
+#define AOIP_RT
+
+enum aoip_error {
+    AOIP_EBASE = -10000,
+
+    /* RTP (RFC 3550 section 5.1) */
+    AOIP_ERTP_SHORT = AOIP_EBASE,    /* shorter than the 12-byte fixed header */
+    AOIP_ERTP_VERSION = -10001,      /* version field is not 2 */
+    AOIP_ERTP_CSRC = -10002,         /* CSRC list runs past the end */
+    AOIP_ERTP_EXTENSION = -10003,    /* header extension truncated or its length lies */
+    AOIP_ERTP_PADDING = -10004,      /* padding count is 0 or longer than the payload */
+
+    /* RTCP (RFC 3550 section 6 and appendix A.2) */
+    AOIP_ERTCP_SHORT = -10020,       /* shorter than a 4-byte common header */
+    AOIP_ERTCP_VERSION = -10021,     /* version field is not 2 */
+    AOIP_ERTCP_LENGTH = -10022,      /* length field runs past the compound */
+    AOIP_ERTCP_FIRST = -10023,       /* compound does not start with SR or RR */
+    AOIP_ERTCP_PADDING = -10024,     /* padding on a packet that is not last, or a bad count */
+    AOIP_ERTCP_COUNT = -10025,       /* report/source count does not fit the length */
+    AOIP_ERTCP_SDES = -10026,        /* SDES item or chunk runs past its packet */
+    AOIP_ERTCP_BYE = -10027,         /* BYE reason runs past its packet */
+
+    AOIP_ELAST = -10099
+};
+
+/* A short English text for a return code: AOIP_E* or negative errno. */
+AOIP_API const char *aoip_strerror(int err);
+
+/* "MAJOR.MINOR.PATCH" of the library that is linked. */
+AOIP_API const char *aoip_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * jitter.h: the receive jitter buffer of one flow.
+ *
+ * Audio is stored by RTP timestamp, decoded, in a ring of float frames (one
+ * ring per channel). The media thread pulls one period at a time; the read
+ * position advances by what was pulled, so the buffer level (newest audio
+ * minus read position) is what clock recovery steers on. A packet is placed
+ * where its timestamp says, whatever order it arrived in.
+ *
+ * Classification of each packet put (counted in struct aoip_jitter_stats):
+ *  - duplicate: its sequence number was already seen (a recent window);
+ *  - late: its first frame had already been played; frames of it still
+ *    ahead of the read position are kept;
+ *  - reordered: it arrived after a packet with a higher sequence number;
+ *  - lost is derived: sequence numbers expected minus distinct ones seen.
+ * A packet far from the read position (beyond the ring ahead, or more than
+ * the ring behind), more than 1024 sequence numbers from the highest seen
+ * (too far to tell a duplicate), or with a new SSRC, starts a probation: if
+ * the next packet continues it (same SSRC, next sequence number, contiguous
+ * timestamp) the buffer resyncs to the new stream; otherwise it was a stray
+ * and is dropped (a copy of it counts as a duplicate). A run of late packets
+ * (at least two, nothing in time between them) that covers the whole target
+ * latency also resyncs, onto the packet that completed the run (the network
+ * delay grew beyond the buffer). A resync keeps the counters: lost stays
+ * cumulative across streams.
+ *
+ * All storage is allocated by aoip_jitter_new; put and pull never allocate.
+ */
+#ifndef AOIP_JITTER_H
+#define AOIP_JITTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AOIP_JITTER_MAX_CHANNELS 64
+
+struct aoip_jitter_config {
+    unsigned channels;          /* 1..AOIP_JITTER_MAX_CHANNELS */
+    uint32_t latency_frames;    /* target: a frame plays this long after its packet came */
+    uint32_t capacity_frames;   /* ring size, at least latency + max packet; 0 picks a
+                                   power of two holding 4x the latency plus a packet */
+    uint32_t max_packet_frames; /* the largest packet accepted */
+};
+
+/* What aoip_jitter_put made of a packet. */
+enum aoip_jitter_verdict {
+    AOIP_JITTER_STORED = 0,    /* in order, or reordered, in time */
+    AOIP_JITTER_DUPLICATE = 1, /* dropped */
+    AOIP_JITTER_LATE = 2,      /* arrived after its playout time started */
+    AOIP_JITTER_PROBATION = 3, /* far away or new SSRC: held as a resync candidate, dropped */
+    AOIP_JITTER_RESYNC = 4,    /* confirmed a candidate, or ended a late run: the buffer
+                                  restarted on it, stored */
+};
+
+struct aoip_jitter_stats {
+    uint64_t received; /* every packet put, whatever became of it (not -EINVAL refusals) */
+    uint64_t lost;     /* expected minus distinct sequence numbers seen */
+    uint64_t late;
+    uint64_t duplicates;
+    uint64_t reordered;
+    uint64_t resyncs;
+    uint64_t strays;         /* probation candidates that were not confirmed */
+    uint64_t missing_frames; /* frames pulled with nothing in them (since the first packet) */
+    int64_t level_frames;    /* newest stored frame end minus read position; negative
+                                when playout ran past everything received */
+    uint32_t latency_frames; /* the target */
+};
+
+struct aoip_jitter;
+
+/* Returns NULL on a bad config or when memory runs out. */
+AOIP_API struct aoip_jitter *aoip_jitter_new(const struct aoip_jitter_config *cfg);
+AOIP_API void aoip_jitter_free(struct aoip_jitter *jb);
+
+/*
+ * Store one packet's audio: audio[c][0..frames) for every channel of the
+ * config. Returns an enum aoip_jitter_verdict, or -EINVAL if frames is 0 or
+ * over max_packet_frames.
+ */
+AOIP_API AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
+                                     uint32_t timestamp, const float *const *audio,
+                                     uint32_t frames);
+
+/*
+ * Play out the next frames: out[c][0..frames). Frames with no audio are
+ * written as 0.0 and flagged with 1 in missing[0..frames) (which may be
+ * NULL); present frames get 0. Returns the number of missing frames. Before
+ * the first packet everything is missing but nothing is counted.
+ */
+AOIP_API AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out,
+                                           uint8_t *missing, uint32_t frames);
+
+/*
+ * Change the target; takes effect at the next resync (clock recovery slews
+ * toward it). Clamped so that the target and the largest packet fit the ring.
+ */
+AOIP_API void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames);
+
+AOIP_API AOIP_RT void aoip_jitter_get_stats(const struct aoip_jitter *jb,
+                                            struct aoip_jitter_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * jitter.c: the receive jitter buffer of one flow (see jitter.h for the
+ * contract).
+ *
+ * Audio lives in a ring of float frames per channel, indexed by extended RTP
+ * timestamp modulo the capacity, with one presence byte per frame. The slot of
+ * timestamp t belongs to the one position in [read, read + capacity), so a
+ * packet is written where its timestamp says and the pull that consumes a slot
+ * also frees it. Two invariants keep the hot paths to plain memcpy/memset:
+ *  - a slot's audio is 0.0 whenever its presence byte is 0 (the ring starts
+ *    zeroed, a pull zeroes what it consumed, a resync zeroes what was stored),
+ *    so a pull copies whole spans without looking at presence per sample;
+ *  - everything stored lies in [read, end): writes never land behind the read
+ *    position, so a resync only has to clear that span, not the whole ring.
+ *
+ * Sequence numbers and timestamps are extended to 64 bits (rtp.h) against
+ * the highest sequence number and the read position, so wrap-around is just
+ * arithmetic. Sequence numbers of the last AOIP_JITTER_SEQ_WINDOW packets are
+ * kept in a bitmap for duplicate detection; RFC 3550 appendix A.1 is the model
+ * for the loss count and for probation before following a new stream.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aoip/jitter.h"
+#include "aoip/rtp.h"
+
+/*
+ * Sequence numbers remembered for duplicate detection. 1024 packets are at
+ * least 1024 frames, more than any reorder a network produces inside a
+ * latency worth having, and the bitmap is 128 bytes. A packet further than
+ * this from the highest sequence number seen cannot be judged a duplicate or
+ * not, so it is treated as far (probation), as RFC 3550 A.1 treats a dropout.
+ */
+#define AOIP_JITTER_SEQ_WINDOW 1024
+
+/*
+ * A run of late packets forces a resync only once it holds at least this many
+ * packets (and covers the target latency). One late packet is jitter, not a
+ * change of path delay: with a latency no longer than one packet, a single
+ * straggler would otherwise already throw away the whole buffer. Two in a row,
+ * with nothing in time between them, say the delay really grew.
+ */
+#define AOIP_JITTER_LATE_STREAK_PACKETS 2
+
+/*
+ * Capacity picked when the config leaves it at 0: a power of two holding 4x
+ * the latency plus one packet (room ahead for early packets and for clock
+ * recovery to slew), never below 1024 frames (21 ms at 48 kHz: reorder room
+ * even at a tiny latency, 4 KiB a channel).
+ */
+#define AOIP_JITTER_MIN_CAPACITY 1024
+
+/*
+ * Largest ring: 2^22 frames is 87 s at 48 kHz, beyond any latency a WAN
+ * needs, and far below the 2^31 within which timestamps extend unambiguously
+ * against the read position.
+ */
+#define AOIP_JITTER_MAX_CAPACITY (UINT32_C(1) << 22)
+
+struct aoip_jitter {
+    unsigned channels;
+    uint32_t capacity;
+    uint32_t max_packet;
+    uint32_t latency; /* the target; positions the read at the next (re)sync */
+
+    float *ring[AOIP_JITTER_MAX_CHANNELS]; /* ring[c][0..capacity) */
+    uint8_t *present;                      /* 1 where a slot holds audio, else 0 */
+    float *storage;                        /* what ring[] points into */
+
+    bool started; /* a first packet has been stored */
+    uint32_t ssrc;
+    int64_t read; /* extended timestamp of the next frame pulled */
+    int64_t end;  /* extended timestamp just past the newest frame stored */
+
+    /* Sequence accounting of the current stream. */
+    int64_t base_seq;     /* lowest extended sequence number seen */
+    int64_t max_seq;      /* highest extended sequence number seen */
+    uint64_t distinct;    /* distinct sequence numbers seen */
+    uint64_t lost_before; /* lost in streams before the last re-base */
+    /* Bit s mod window, for every s in (max_seq - window, max_seq]. */
+    uint64_t seen[AOIP_JITTER_SEQ_WINDOW / 64];
+
+    /* The probation candidate: a far packet waiting for its continuation. */
+    bool candidate;
+    uint32_t cand_ssrc;
+    uint16_t cand_seq;
+    uint32_t cand_ts_next; /* its timestamp plus its frames, modulo 2^32 */
+
+    /* Consecutive late packets, with nothing in time between them. */
+    uint32_t late_packets;
+    uint64_t late_frames;
+
+    uint64_t received;
+    uint64_t late;
+    uint64_t duplicates;
+    uint64_t reordered;
+    uint64_t resyncs;
+    uint64_t strays;
+    uint64_t missing_frames;
+};
+
+/* Ring slot of an extended timestamp; positions may be negative. */
+static AOIP_RT uint32_t slot_of(const struct aoip_jitter *jb, int64_t pos)
+{
+    int64_t cap = jb->capacity;
+    int64_t r = pos % cap;
+
+    return (uint32_t)(r < 0 ? r + cap : r);
+}
+
+static AOIP_RT bool seq_seen(const struct aoip_jitter *jb, int64_t seq)
+{
+    uint64_t bit = (uint64_t)seq & (AOIP_JITTER_SEQ_WINDOW - 1);
+
+    return (jb->seen[bit / 64] >> (bit % 64)) & 1u;
+}
+
+static AOIP_RT void seq_set(struct aoip_jitter *jb, int64_t seq, bool on)
+{
+    uint64_t bit = (uint64_t)seq & (AOIP_JITTER_SEQ_WINDOW - 1);
+    uint64_t mask = UINT64_C(1) << (bit % 64);
+
+    jb->seen[bit / 64] = on ? jb->seen[bit / 64] | mask : jb->seen[bit / 64] & ~mask;
+}
+
+/* Start sequence accounting afresh at seq, keeping what was lost so far. */
+static AOIP_RT void seq_rebase(struct aoip_jitter *jb, int64_t seq)
+{
+    int64_t expected = jb->max_seq - jb->base_seq + 1;
+
+    if (jb->started && expected > (int64_t)jb->distinct)
+        jb->lost_before += (uint64_t)expected - jb->distinct;
+    memset(jb->seen, 0, sizeof(jb->seen));
+    jb->base_seq = seq;
+    jb->max_seq = seq;
+    jb->distinct = 1;
+    seq_set(jb, seq, true);
+}
+
+/* Record a sequence number accepted in the current stream (not a duplicate). */
+static AOIP_RT void seq_accept(struct aoip_jitter *jb, int64_t seq)
+{
+    if (seq > jb->max_seq) {
+        /* The window slides: slots of the numbers skipped become theirs. */
+        if (seq - jb->max_seq >= AOIP_JITTER_SEQ_WINDOW) {
+            memset(jb->seen, 0, sizeof(jb->seen));
+        } else {
+            for (int64_t s = jb->max_seq + 1; s < seq; s++)
+                seq_set(jb, s, false);
+        }
+        jb->max_seq = seq;
+    }
+    if (seq < jb->base_seq)
+        jb->base_seq = seq; /* arrived after the first packet, sent before it */
+    seq_set(jb, seq, true);
+    jb->distinct++;
+}
+
+/* Zero frames [from, from + n) of the ring, audio and presence; n <= capacity. */
+static AOIP_RT void ring_clear(struct aoip_jitter *jb, int64_t from, uint32_t n)
+{
+    uint32_t pos = slot_of(jb, from);
+    uint32_t first = n < jb->capacity - pos ? n : jb->capacity - pos;
+
+    for (unsigned c = 0; c < jb->channels; c++) {
+        memset(jb->ring[c] + pos, 0, first * sizeof(float));
+        memset(jb->ring[c], 0, (n - first) * sizeof(float));
+    }
+    memset(jb->present + pos, 0, first);
+    memset(jb->present, 0, n - first);
+}
+
+/*
+ * Store frames [skip, frames) of a packet at extended timestamp ts + skip.
+ * The caller guarantees ts + skip >= read and ts + frames <= read + capacity.
+ */
+static AOIP_RT void ring_write(struct aoip_jitter *jb, int64_t ts, const float *const *audio,
+                               uint32_t skip, uint32_t frames)
+{
+    uint32_t n = frames - skip;
+    uint32_t pos = slot_of(jb, ts + skip);
+    uint32_t first = n < jb->capacity - pos ? n : jb->capacity - pos;
+
+    for (unsigned c = 0; c < jb->channels; c++) {
+        memcpy(jb->ring[c] + pos, audio[c] + skip, first * sizeof(float));
+        memcpy(jb->ring[c], audio[c] + skip + first, (n - first) * sizeof(float));
+    }
+    memset(jb->present + pos, 1, first);
+    memset(jb->present, 1, n - first);
+    if (ts + frames > jb->end)
+        jb->end = ts + frames;
+}
+
+/*
+ * Restart playout on a packet at extended timestamp ts: drop what is stored,
+ * place the read position so that this packet plays one target latency from
+ * now. Sequence accounting is the caller's business.
+ */
+static AOIP_RT void restart(struct aoip_jitter *jb, int64_t ts)
+{
+    if (jb->end > jb->read)
+        ring_clear(jb, jb->read, (uint32_t)(jb->end - jb->read));
+    jb->read = ts - (int64_t)jb->latency;
+    jb->end = jb->read;
+    jb->candidate = false;
+    jb->late_packets = 0;
+    jb->late_frames = 0;
+}
+
+/* Follow a new stream (first packet, or a confirmed candidate) from this packet. */
+static AOIP_RT void follow(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq, uint32_t ts,
+                           const float *const *audio, uint32_t frames)
+{
+    /* The first value of a stream is taken as it is (rtp.h). */
+    restart(jb, (int64_t)ts);
+    seq_rebase(jb, (int64_t)seq);
+    jb->ssrc = ssrc;
+    jb->started = true;
+    ring_write(jb, (int64_t)ts, audio, 0, frames);
+}
+
+/* Drop the pending candidate, if any: it was a stray. */
+static AOIP_RT void abandon_candidate(struct aoip_jitter *jb)
+{
+    if (jb->candidate)
+        jb->strays++;
+    jb->candidate = false;
+}
+
+/*
+ * A far packet: it replaces any candidate and waits for its continuation. A
+ * copy of the candidate itself is a duplicate and leaves it standing (a copy
+ * that fits the current stream never gets here: it is stored).
+ */
+static AOIP_RT int probation(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq, uint32_t ts,
+                             uint32_t frames)
+{
+    if (jb->candidate && ssrc == jb->cand_ssrc && seq == jb->cand_seq &&
+        ts + frames == jb->cand_ts_next) {
+        jb->duplicates++;
+        return AOIP_JITTER_DUPLICATE;
+    }
+    abandon_candidate(jb);
+    jb->candidate = true;
+    jb->cand_ssrc = ssrc;
+    jb->cand_seq = seq;
+    jb->cand_ts_next = ts + frames;
+    return AOIP_JITTER_PROBATION;
+}
+
+static uint32_t pick_capacity(const struct aoip_jitter_config *cfg)
+{
+    uint64_t need = 4 * (uint64_t)cfg->latency_frames + cfg->max_packet_frames;
+    uint64_t cap = AOIP_JITTER_MIN_CAPACITY;
+
+    if (cfg->capacity_frames)
+        return cfg->capacity_frames;
+    while (cap < need && cap <= AOIP_JITTER_MAX_CAPACITY)
+        cap *= 2;
+    return cap > AOIP_JITTER_MAX_CAPACITY ? 0 : (uint32_t)cap;
+}
+
+struct aoip_jitter *aoip_jitter_new(const struct aoip_jitter_config *cfg)
+{
+    struct aoip_jitter *jb = NULL;
+    uint32_t cap;
+
+    if (!cfg || cfg->channels < 1 || cfg->channels > AOIP_JITTER_MAX_CHANNELS ||
+        cfg->max_packet_frames < 1)
+        return NULL;
+    cap = pick_capacity(cfg);
+    if (cap == 0 || cap > AOIP_JITTER_MAX_CAPACITY ||
+        (uint64_t)cfg->latency_frames + cfg->max_packet_frames > cap)
+        return NULL;
+
+    jb = calloc(1, sizeof(*jb));
+    if (!jb)
+        goto fail;
+    jb->channels = cfg->channels;
+    jb->capacity = cap;
+    jb->max_packet = cfg->max_packet_frames;
+    jb->latency = cfg->latency_frames;
+    /* Zeroed: the ring starts as silence, which the pull relies on. */
+    jb->storage = calloc((size_t)cfg->channels * cap, sizeof(float));
+    jb->present = calloc(cap, 1);
+    if (!jb->storage || !jb->present)
+        goto fail;
+    for (unsigned c = 0; c < jb->channels; c++)
+        jb->ring[c] = jb->storage + (size_t)c * cap;
+    return jb;
+
+fail:
+    aoip_jitter_free(jb);
+    return NULL;
+}
+
+void aoip_jitter_free(struct aoip_jitter *jb)
+{
+    if (!jb)
+        return;
+    free(jb->storage);
+    free(jb->present);
+    free(jb);
+}
+
+AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq, uint32_t timestamp,
+                            const float *const *audio, uint32_t frames)
+{
+    int64_t s, ts, d;
+    uint32_t skip;
+
+    if (frames == 0 || frames > jb->max_packet)
+        return -EINVAL;
+    jb->received++;
+
+    if (!jb->started) {
+        follow(jb, ssrc, seq, timestamp, audio, frames);
+        return AOIP_JITTER_STORED;
+    }
+
+    /* A candidate's continuation confirms it, whatever it is to the old stream. */
+    if (jb->candidate && ssrc == jb->cand_ssrc && seq == (uint16_t)(jb->cand_seq + 1) &&
+        timestamp == jb->cand_ts_next) {
+        follow(jb, ssrc, seq, timestamp, audio, frames);
+        jb->resyncs++;
+        return AOIP_JITTER_RESYNC;
+    }
+
+    if (ssrc != jb->ssrc)
+        return probation(jb, ssrc, seq, timestamp, frames);
+    s = aoip_rtp_seq_extend(jb->max_seq, seq);
+    d = s - jb->max_seq;
+    if (d <= -AOIP_JITTER_SEQ_WINDOW || d > AOIP_JITTER_SEQ_WINDOW)
+        return probation(jb, ssrc, seq, timestamp, frames);
+    if (d <= 0 && seq_seen(jb, s)) {
+        jb->duplicates++;
+        return AOIP_JITTER_DUPLICATE;
+    }
+    ts = aoip_rtp_ts_extend(jb->read, timestamp);
+    if (ts + frames > jb->read + (int64_t)jb->capacity || ts < jb->read - (int64_t)jb->capacity)
+        return probation(jb, ssrc, seq, timestamp, frames);
+
+    /* Accepted into the current stream. */
+    abandon_candidate(jb);
+    seq_accept(jb, s);
+    if (d < 0)
+        jb->reordered++;
+    if (ts >= jb->read) {
+        jb->late_packets = 0;
+        jb->late_frames = 0;
+        ring_write(jb, ts, audio, 0, frames);
+        return AOIP_JITTER_STORED;
+    }
+
+    jb->late++;
+    jb->late_packets++;
+    jb->late_frames += frames;
+    if (jb->late_packets >= AOIP_JITTER_LATE_STREAK_PACKETS && jb->late_frames >= jb->latency) {
+        /* The path delay grew past the buffer: same stream, new playout point. */
+        restart(jb, ts);
+        ring_write(jb, ts, audio, 0, frames);
+        jb->resyncs++;
+        return AOIP_JITTER_RESYNC;
+    }
+    skip = jb->read - ts < frames ? (uint32_t)(jb->read - ts) : frames;
+    if (skip < frames)
+        ring_write(jb, ts, audio, skip, frames);
+    return AOIP_JITTER_LATE;
+}
+
+/* Flag present[0..n) into missing (when not NULL); returns how many are absent. */
+static AOIP_RT uint32_t flag_absent(const uint8_t *restrict present, uint8_t *restrict missing,
+                                    uint32_t n)
+{
+    uint32_t absent = 0;
+
+    for (uint32_t i = 0; i < n; i++)
+        absent += present[i] ^ 1u;
+    if (missing) {
+        for (uint32_t i = 0; i < n; i++)
+            missing[i] = present[i] ^ 1u;
+    }
+    return absent;
+}
+
+AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uint8_t *missing,
+                                  uint32_t frames)
+{
+    uint32_t done = 0, absent = 0;
+    uint32_t pos;
+
+    if (!jb->started) {
+        for (unsigned c = 0; c < jb->channels; c++)
+            memset(out[c], 0, (size_t)frames * sizeof(float));
+        if (missing)
+            memset(missing, 1, frames);
+        return frames;
+    }
+
+    pos = slot_of(jb, jb->read);
+    while (done < frames) {
+        uint32_t span = frames - done < jb->capacity - pos ? frames - done : jb->capacity - pos;
+
+        /* Absent slots hold 0.0 (see the top of the file): copy spans whole. */
+        for (unsigned c = 0; c < jb->channels; c++) {
+            memcpy(out[c] + done, jb->ring[c] + pos, (size_t)span * sizeof(float));
+            memset(jb->ring[c] + pos, 0, (size_t)span * sizeof(float));
+        }
+        absent += flag_absent(jb->present + pos, missing ? missing + done : NULL, span);
+        memset(jb->present + pos, 0, span);
+        done += span;
+        pos = 0; /* a span ends the pull or the ring: any next one starts at slot 0 */
+    }
+    jb->read += frames;
+    jb->missing_frames += absent;
+    return absent;
+}
+
+void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames)
+{
+    uint32_t most = jb->capacity - jb->max_packet;
+
+    jb->latency = latency_frames < most ? latency_frames : most;
+}
+
+AOIP_RT void aoip_jitter_get_stats(const struct aoip_jitter *jb, struct aoip_jitter_stats *out)
+{
+    int64_t expected = jb->max_seq - jb->base_seq + 1;
+    uint64_t lost = jb->lost_before;
+
+    if (jb->started && expected > (int64_t)jb->distinct)
+        lost += (uint64_t)expected - jb->distinct;
+    out->received = jb->received;
+    out->lost = lost;
+    out->late = jb->late;
+    out->duplicates = jb->duplicates;
+    out->reordered = jb->reordered;
+    out->resyncs = jb->resyncs;
+    out->strays = jb->strays;
+    out->missing_frames = jb->missing_frames;
+    out->level_frames = jb->end - jb->read; /* both 0 before the first packet */
+    out->latency_frames = jb->latency;
+}
