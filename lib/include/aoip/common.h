@@ -38,21 +38,21 @@ enum aoip_error {
     AOIP_EBASE = -10000,
 
     /* RTP (RFC 3550 section 5.1) */
-    AOIP_ERTP_SHORT = AOIP_EBASE,    /* shorter than the 12-byte fixed header */
-    AOIP_ERTP_VERSION = -10001,      /* version field is not 2 */
-    AOIP_ERTP_CSRC = -10002,         /* CSRC list runs past the end */
-    AOIP_ERTP_EXTENSION = -10003,    /* header extension truncated or its length lies */
-    AOIP_ERTP_PADDING = -10004,      /* padding count is 0 or longer than the payload */
+    AOIP_ERTP_SHORT = AOIP_EBASE, /* shorter than the 12-byte fixed header */
+    AOIP_ERTP_VERSION = -10001,   /* version field is not 2 */
+    AOIP_ERTP_CSRC = -10002,      /* CSRC list runs past the end */
+    AOIP_ERTP_EXTENSION = -10003, /* header extension truncated or its length lies */
+    AOIP_ERTP_PADDING = -10004,   /* padding count is 0 or longer than the payload */
 
     /* RTCP (RFC 3550 section 6 and appendix A.2) */
-    AOIP_ERTCP_SHORT = -10020,       /* shorter than a 4-byte common header */
-    AOIP_ERTCP_VERSION = -10021,     /* version field is not 2 */
-    AOIP_ERTCP_LENGTH = -10022,      /* length field runs past the compound */
-    AOIP_ERTCP_FIRST = -10023,       /* compound does not start with SR or RR */
-    AOIP_ERTCP_PADDING = -10024,     /* padding on a packet that is not last, or a bad count */
-    AOIP_ERTCP_COUNT = -10025,       /* report/source count does not fit the length */
-    AOIP_ERTCP_SDES = -10026,        /* SDES item or chunk runs past its packet */
-    AOIP_ERTCP_BYE = -10027,         /* BYE reason runs past its packet */
+    AOIP_ERTCP_SHORT = -10020,   /* shorter than a 4-byte common header */
+    AOIP_ERTCP_VERSION = -10021, /* version field is not 2 */
+    AOIP_ERTCP_LENGTH = -10022,  /* length field runs past the compound */
+    AOIP_ERTCP_FIRST = -10023,   /* compound does not start with SR or RR */
+    AOIP_ERTCP_PADDING = -10024, /* padding on a packet that is not last, or a bad count */
+    AOIP_ERTCP_COUNT = -10025,   /* report/source count does not fit the length */
+    AOIP_ERTCP_SDES = -10026,    /* SDES item or chunk runs past its packet */
+    AOIP_ERTCP_BYE = -10027,     /* BYE reason runs past its packet */
 
     AOIP_ELAST = -10099
 };

@@ -39,8 +39,8 @@ struct aoip_mixer_config {
 };
 
 struct aoip_meter {
-    float peak;     /* largest |sample| since the last read, linear */
-    double sum_sq;  /* sum of squares since the last read */
+    float peak;    /* largest |sample| since the last read, linear */
+    double sum_sq; /* sum of squares since the last read */
     uint64_t frames;
 };
 

@@ -29,18 +29,18 @@ enum aoip_rtcp_type {
     AOIP_RTCP_APP = 204,
 };
 
-#define AOIP_RTCP_MAX_COUNT 31 /* the RC/SC field is 5 bits */
+#define AOIP_RTCP_MAX_COUNT  31 /* the RC/SC field is 5 bits */
 #define AOIP_RTCP_SDES_CNAME 1
 
 /* Section 6.4.1: one reception report. */
 struct aoip_rtcp_report_block {
     uint32_t ssrc;
-    uint8_t fraction_lost;    /* lost / expected since the last report, in 1/256 */
-    int32_t cumulative_lost;  /* 24-bit signed on the wire */
-    uint32_t highest_seq;     /* extended highest sequence number received */
-    uint32_t jitter;          /* timestamp units */
-    uint32_t lsr;             /* middle 32 bits of the last SR's NTP time */
-    uint32_t dlsr;            /* delay since that SR, in 1/65536 s */
+    uint8_t fraction_lost;   /* lost / expected since the last report, in 1/256 */
+    int32_t cumulative_lost; /* 24-bit signed on the wire */
+    uint32_t highest_seq;    /* extended highest sequence number received */
+    uint32_t jitter;         /* timestamp units */
+    uint32_t lsr;            /* middle 32 bits of the last SR's NTP time */
+    uint32_t dlsr;           /* delay since that SR, in 1/65536 s */
 };
 
 struct aoip_rtcp_sender_info {
@@ -87,8 +87,7 @@ struct aoip_rtcp_iter {
  * Check buf[0..len) as a whole compound packet (RFC 3550 A.2). Returns 0 or
  * an AOIP_ERTCP_* code. On success *it is ready for aoip_rtcp_next.
  */
-AOIP_API AOIP_RT int aoip_rtcp_validate(struct aoip_rtcp_iter *it, const uint8_t *buf,
-                                        size_t len);
+AOIP_API AOIP_RT int aoip_rtcp_validate(struct aoip_rtcp_iter *it, const uint8_t *buf, size_t len);
 
 /*
  * Parse the next packet of a validated compound into *pkt. Returns 1 when a
@@ -115,8 +114,7 @@ AOIP_API AOIP_RT int aoip_rtcp_build_sdes_cname(uint8_t *buf, size_t cap, uint32
                                                 const char *cname, size_t cname_len);
 /* reason may be NULL; at most 255 bytes. */
 AOIP_API AOIP_RT int aoip_rtcp_build_bye(uint8_t *buf, size_t cap, const uint32_t *ssrcs,
-                                         unsigned count, const char *reason,
-                                         size_t reason_len);
+                                         unsigned count, const char *reason, size_t reason_len);
 
 #ifdef __cplusplus
 }
