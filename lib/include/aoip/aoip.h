@@ -11,8 +11,10 @@
 #include "common.h"
 #include "jitter.h"
 #include "mixer.h"
+#include "control.h"
 #include "pcm.h"
 #include "rtcp.h"
 #include "rtp.h"
+#include "sdp.h"
 
 #endif

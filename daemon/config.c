@@ -1,0 +1,1 @@
+/* config.c: written in this change */

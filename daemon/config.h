@@ -1,0 +1,121 @@
+/*
+ * config.h: a node's configuration, as read from its INI file.
+ *
+ * The file is parsed with inih and checked whole before the node starts:
+ * unknown sections and keys are errors, every value is range-checked, and
+ * the first problem is reported as "FILE:LINE: what is wrong". What comes
+ * out is plain data; nothing here opens a socket or a sound file.
+ */
+#ifndef AOIPD_CONFIG_H
+#define AOIPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "aoip/pcm.h"
+
+/* Node, peer, section and channel names: letters, digits, '-', '_', '.'; not all digits. */
+#define CFG_NAME_MAX 64
+/* Channels of one input, output or bus: a MADI stream is 64, a large console 128. */
+#define CFG_IO_MAX_CHANNELS 256
+/* Inputs, outputs and buses together; peers. Raised by nobody but the file's author. */
+#define CFG_MAX_IOS   256
+#define CFG_MAX_PEERS 256
+#define CFG_PATH_MAX  4096
+
+enum cfg_io_kind {
+    CFG_INPUT,
+    CFG_OUTPUT,
+    CFG_BUS,
+};
+
+enum cfg_io_type {
+    CFG_TYPE_NONE, /* a bus */
+    CFG_TYPE_TONE,
+    CFG_TYPE_WAV,
+    CFG_TYPE_NULL,
+    CFG_TYPE_RTP,
+};
+
+enum cfg_wave {
+    CFG_WAVE_SINE,
+    CFG_WAVE_PULSE, /* one full-scale sample a second, for latency measurement */
+};
+
+/* An [input.X], [output.X] or [bus.X] section. */
+struct cfg_io {
+    enum cfg_io_kind kind;
+    enum cfg_io_type type;
+    char name[CFG_NAME_MAX]; /* X */
+    int line;                /* where the section starts, for messages */
+    unsigned channels;
+    char (*names)[CFG_NAME_MAX]; /* channels entries: given, or "ch1".. numbered across kind */
+
+    /* type = tone */
+    double *frequency; /* channels entries, Hz; default 1000 */
+    double level_dbfs; /* default -20 */
+    enum cfg_wave wave;
+
+    /* type = wav */
+    char path[CFG_PATH_MAX];
+    bool loop; /* input: start again at the end; default yes */
+
+    /* type = rtp */
+    struct sockaddr_storage
+        addr; /* input: listen (unicast or multicast group); output: destination */
+    socklen_t addr_len;
+    enum aoip_pcm_format encoding;
+    uint8_t payload_type;   /* default 96 */
+    uint32_t packet_us;     /* output; default the node's */
+    char sdp[CFG_PATH_MAX]; /* input: the SDP file the four keys above came from, or "" */
+};
+
+/* A [peer.X] section: a node to connect to without discovery. */
+struct cfg_peer {
+    char name[CFG_NAME_MAX];
+    int line;
+    char host[256]; /* numeric address or host name */
+    uint16_t port;
+};
+
+struct cfg {
+    char path[CFG_PATH_MAX]; /* the file, as given */
+
+    /* [node] */
+    char name[CFG_NAME_MAX]; /* default: the host name, cut to a valid name */
+    char state_dir[CFG_PATH_MAX];
+    char control[CFG_PATH_MAX];
+    uint16_t port;     /* peer TCP port; 0: any */
+    uint16_t rtp_port; /* 0: any */
+    uint32_t sample_rate;
+    uint32_t period_us;
+    uint32_t latency_us;
+    enum aoip_pcm_format encoding;
+    uint32_t packet_us;
+    double clock_skew_ppm;
+
+    struct cfg_io *ios; /* in file order */
+    size_t n_ios;
+    struct cfg_peer *peers;
+    size_t n_peers;
+};
+
+/*
+ * Read and check a configuration file. Returns 0, or -1 with err holding
+ * "FILE:LINE: what is wrong" (or "FILE: ..." when no line applies).
+ * cfg_free must be called either way.
+ */
+int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
+
+/* The same from a string in memory; name stands for the file in messages. */
+int cfg_parse(struct cfg *cfg, const char *text, const char *name, char *err, size_t errlen);
+
+void cfg_free(struct cfg *cfg);
+
+/* Frames per period and per packet at the node's rate. */
+uint32_t cfg_period_frames(const struct cfg *cfg);
+uint32_t cfg_frames_of_us(const struct cfg *cfg, uint32_t us);
+
+#endif

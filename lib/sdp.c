@@ -1,0 +1,1 @@
+/* sdp.c: written in this change */

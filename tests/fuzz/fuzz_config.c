@@ -1,0 +1,1 @@
+/* fuzz_config.c: written in this change */

@@ -1,0 +1,1 @@
+/* fuzz_control.c: written in this change */

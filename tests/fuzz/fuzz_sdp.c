@@ -1,0 +1,1 @@
+/* fuzz_sdp.c: written in this change */

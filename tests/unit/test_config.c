@@ -1,0 +1,1 @@
+/* test_config.c: written in this change */

@@ -1,0 +1,1 @@
+/* test_control.c: written in this change */

@@ -1,0 +1,1 @@
+/* test_sdp.c: written in this change */
