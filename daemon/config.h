@@ -24,6 +24,8 @@
 #define CFG_MAX_IOS   256
 #define CFG_MAX_PEERS 256
 #define CFG_PATH_MAX  4096
+/* sizeof(struct sockaddr_un.sun_path) on Linux. */
+#define CFG_SOCKET_PATH_MAX 108
 
 enum cfg_io_kind {
     CFG_INPUT,

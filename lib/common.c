@@ -39,6 +39,26 @@ const char *aoip_strerror(int err)
         return "RTCP SDES item runs past its packet";
     case AOIP_ERTCP_BYE:
         return "RTCP BYE reason runs past its packet";
+    case AOIP_ESDP_TOO_LONG:
+        return "SDP longer than 64 KiB";
+    case AOIP_ESDP_LINE:
+        return "SDP line is not of the form x=value";
+    case AOIP_ESDP_VERSION:
+        return "SDP does not start with a single v=0";
+    case AOIP_ESDP_CONNECTION:
+        return "SDP connection line (c=) malformed or missing";
+    case AOIP_ESDP_ADDRESS:
+        return "SDP connection address is not a numeric IPv4 or IPv6 address";
+    case AOIP_ESDP_MEDIA:
+        return "SDP has no usable m=audio line (port, RTP/AVP, payload types)";
+    case AOIP_ESDP_RTPMAP:
+        return "SDP rtpmap malformed or missing for the payload type";
+    case AOIP_ESDP_PTIME:
+        return "SDP packet time (ptime, framecount) malformed or contradictory";
+    case AOIP_ESDP_DUPLICATE:
+        return "SDP repeats a line that may appear once";
+    case AOIP_ESDP_FIELD_TOO_LONG:
+        return "SDP session name or encoding longer than aoip stores";
     default:
         break;
     }

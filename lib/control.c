@@ -62,9 +62,15 @@ void aoip_linebuf_close(struct aoip_linebuf *lb)
 int aoip_linebuf_feed(struct aoip_linebuf *lb, const char *data, size_t len, aoip_line_cb cb,
                       void *arg)
 {
+    const char *start = data;
+
+    lb->used = len;
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t)(nl - data) : len;
+        /* What the input holds up to and with this line, if the callback stops here. */
+        size_t upto = nl ? (size_t)(nl + 1 - start) : lb->used;
+        int rc = 0;
 
         if (lb->discarding) {
             /* The rest of an over-long line: drop it up to its newline. */
@@ -74,9 +80,7 @@ int aoip_linebuf_feed(struct aoip_linebuf *lb, const char *data, size_t len, aoi
             /* Newline included, the line would not fit: report it once. */
             lb->len = 0;
             lb->discarding = nl == NULL;
-            int rc = cb(arg, NULL, 0);
-            if (rc)
-                return rc;
+            rc = cb(arg, NULL, 0);
         } else {
             memcpy(lb->buf + lb->len, data, take);
             lb->len += take;
@@ -86,10 +90,12 @@ int aoip_linebuf_feed(struct aoip_linebuf *lb, const char *data, size_t len, aoi
                     n--;
                 lb->buf[n] = '\0';
                 lb->len = 0;
-                int rc = cb(arg, lb->buf, n);
-                if (rc)
-                    return rc;
+                rc = cb(arg, lb->buf, n);
             }
+        }
+        if (rc) {
+            lb->used = upto;
+            return rc;
         }
         if (!nl)
             break;
@@ -125,7 +131,6 @@ int aoip_channel_addr_parse(struct aoip_channel_addr *out, const char *s)
     memset(out, 0, sizeof(*out));
     if (!slash || !aoip_name_valid(s, (size_t)(slash - s)))
         return -EINVAL;
-    memcpy(out->node, s, (size_t)(slash - s));
 
     const char *ch = slash + 1;
     size_t n = strlen(ch);
@@ -134,19 +139,25 @@ int aoip_channel_addr_parse(struct aoip_channel_addr *out, const char *s)
         if (v == 0 || ch[0] == '0')
             return -EINVAL;
         out->index = (unsigned)v;
-        return 0;
-    }
-    if (!aoip_name_valid(ch, n))
+    } else if (aoip_name_valid(ch, n)) {
+        memcpy(out->channel, ch, n);
+    } else {
         return -EINVAL;
-    memcpy(out->channel, ch, n);
+    }
+    /* Only a whole address is written, so a failed parse leaves *out empty. */
+    memcpy(out->node, s, (size_t)(slash - s));
     return 0;
 }
 
 json_t *aoip_control_parse(const char *line, size_t len, char *err, size_t errlen)
 {
     json_error_t je;
-    /* JSON_REJECT_DUPLICATES: a request naming a field twice is ambiguous. */
-    json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    /*
+     * JSON_REJECT_DUPLICATES: a request naming a field twice is ambiguous.
+     * JSON_DECODE_ANY: a bare number or string is JSON, just not an object,
+     * and the reason should say so.
+     */
+    json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 
     if (!msg) {
         snprintf(err, errlen, "not JSON: %s at column %d", je.text, je.column);
@@ -166,16 +177,45 @@ json_t *aoip_control_ok(json_int_t id, json_t *result)
                      result ? result : json_object());
 }
 
+/* vsnprintf cuts at a byte: drop a UTF-8 character it cut in half. */
+static void trim_partial_utf8(char *s, size_t len)
+{
+    size_t i = len, tail = 0;
+
+    while (i > 0 && tail < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        tail++;
+    }
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > tail + 1)
+        s[i - 1] = '\0';
+}
+
 json_t *aoip_control_fail(json_int_t id, enum aoip_control_code code, const char *fmt, ...)
 {
     char text[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    return json_pack("{s:I, s:b, s:s, s:s}", "id", id, "ok", 0, "code",
-                     aoip_control_code_name(code), "error", text);
+    if (n >= (int)sizeof(text))
+        trim_partial_utf8(text, strlen(text));
+
+    json_t *msg = json_pack("{s:I, s:b, s:s, s:s}", "id", id, "ok", 0, "code",
+                            aoip_control_code_name(code), "error", text);
+    if (!msg) {
+        /* The text quotes bytes that are not UTF-8 (jansson refuses them): keep their ASCII. */
+        for (char *p = text; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        msg = json_pack("{s:I, s:b, s:s, s:s}", "id", id, "ok", 0, "code",
+                        aoip_control_code_name(code), "error", text);
+    }
+    return msg;
 }
 
 char *aoip_control_dump(const json_t *msg, size_t *len)

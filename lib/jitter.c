@@ -73,6 +73,12 @@ struct aoip_jitter {
     uint32_t ssrc;
     int64_t read; /* extended timestamp of the next frame pulled */
     int64_t end;  /* extended timestamp just past the newest frame stored */
+    /*
+     * Extended timestamp of the packet the stream (re)started on. Frames
+     * before it are the pre-roll: silence before the stream's first frame,
+     * not audio that failed to come, so missing_frames leaves them out.
+     */
+    int64_t count_from;
 
     /* Sequence accounting of the current stream. */
     int64_t base_seq;     /* lowest extended sequence number seen */
@@ -204,6 +210,7 @@ static AOIP_RT void restart(struct aoip_jitter *jb, int64_t ts)
         ring_clear(jb, jb->read, (uint32_t)(jb->end - jb->read));
     jb->read = ts - (int64_t)jb->latency;
     jb->end = jb->read;
+    jb->count_from = ts;
     jb->candidate = false;
     jb->late_packets = 0;
     jb->late_frames = 0;
@@ -370,14 +377,22 @@ AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
     return AOIP_JITTER_LATE;
 }
 
-/* Flag present[0..n) into missing (when not NULL); returns how many are absent. */
-static AOIP_RT uint32_t flag_absent(const uint8_t *restrict present, uint8_t *restrict missing,
-                                    uint32_t n)
+/* How many of present[0..n) are absent. */
+static AOIP_RT uint32_t count_absent(const uint8_t *restrict present, uint32_t n)
 {
     uint32_t absent = 0;
 
     for (uint32_t i = 0; i < n; i++)
         absent += present[i] ^ 1u;
+    return absent;
+}
+
+/* Flag present[0..n) into missing (when not NULL); returns how many are absent. */
+static AOIP_RT uint32_t flag_absent(const uint8_t *restrict present, uint8_t *restrict missing,
+                                    uint32_t n)
+{
+    uint32_t absent = count_absent(present, n);
+
     if (missing) {
         for (uint32_t i = 0; i < n; i++)
             missing[i] = present[i] ^ 1u;
@@ -388,8 +403,9 @@ static AOIP_RT uint32_t flag_absent(const uint8_t *restrict present, uint8_t *re
 AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uint8_t *missing,
                                   uint32_t frames)
 {
-    uint32_t done = 0, absent = 0;
-    uint32_t pos;
+    uint32_t done = 0, absent = 0, preroll_absent = 0;
+    uint32_t pos, preroll;
+    int64_t before_start;
 
     if (!jb->started) {
         for (unsigned c = 0; c < jb->channels; c++)
@@ -399,22 +415,29 @@ AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uin
         return frames;
     }
 
+    /* The first 'preroll' frames of this pull lie before the stream's start. */
+    before_start = jb->count_from - jb->read;
+    preroll = before_start <= 0 ? 0 : before_start < frames ? (uint32_t)before_start : frames;
     pos = slot_of(jb, jb->read);
     while (done < frames) {
         uint32_t span = frames - done < jb->capacity - pos ? frames - done : jb->capacity - pos;
+        uint32_t left = preroll > done ? preroll - done : 0;
+        uint32_t head = left < span ? left : span; /* pre-roll frames in this span */
 
         /* Absent slots hold 0.0 (see the top of the file): copy spans whole. */
         for (unsigned c = 0; c < jb->channels; c++) {
             memcpy(out[c] + done, jb->ring[c] + pos, (size_t)span * sizeof(float));
             memset(jb->ring[c] + pos, 0, (size_t)span * sizeof(float));
         }
+        preroll_absent += count_absent(jb->present + pos, head);
         absent += flag_absent(jb->present + pos, missing ? missing + done : NULL, span);
         memset(jb->present + pos, 0, span);
         done += span;
         pos = 0; /* a span ends the pull or the ring: any next one starts at slot 0 */
     }
     jb->read += frames;
-    jb->missing_frames += absent;
+    /* Flagged all the same, but silence before the first frame is no gap. */
+    jb->missing_frames += absent - preroll_absent;
     return absent;
 }
 
@@ -442,4 +465,8 @@ AOIP_RT void aoip_jitter_get_stats(const struct aoip_jitter *jb, struct aoip_jit
     out->missing_frames = jb->missing_frames;
     out->level_frames = jb->end - jb->read; /* both 0 before the first packet */
     out->latency_frames = jb->latency;
+    out->next_timestamp = (uint32_t)jb->read;
+    /* The extension is the first seq plus 65536 per wrap: its low 32 bits are
+     * RFC 3550's cycles << 16 | max_seq. */
+    out->highest_seq = jb->started ? (uint32_t)jb->max_seq : 0;
 }

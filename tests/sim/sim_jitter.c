@@ -31,7 +31,7 @@
 #include "aoip/pcm.h"
 #include "aoip/rtp.h"
 #include "netmodel.h"
-#include "signal.h"
+#include "sig.h"
 
 #define RATE      48000
 #define PERIOD    48 /* frames per packet and per pull: 1 ms */
@@ -94,6 +94,8 @@ struct run {
     bool started;
     unsigned stream;    /* the stream the model believes the buffer plays */
     int64_t read_ts;    /* extended timestamp of the next frame to play */
+    int64_t start_ts;   /* timestamp of the packet the stream (re)started on: frames
+                           before it are pre-roll, flagged missing but no gap */
     int64_t max_packet; /* highest and lowest packet index of the current stream seen */
     int64_t min_packet;
     uint64_t distinct; /* packets of the current stream seen, duplicates not counted */
@@ -101,7 +103,8 @@ struct run {
     struct expect want;
 
     /* What the receiver played, and how it compared. */
-    uint64_t frames_played, frames_wrong, verdicts_wrong;
+    uint64_t frames_played, frames_wrong, verdicts_wrong, pulls_wrong;
+    uint64_t frames_silent;          /* played flagged missing: pre-roll and gaps */
     float clean[CHANNELS][FIT_SPAN]; /* the first run of FIT_SPAN frames with none missing */
     size_t clean_len;
 };
@@ -218,7 +221,8 @@ static void model_start(struct run *r, uint32_t k)
         r->want.lost_before += (uint64_t)(r->max_packet - r->min_packet + 1) - r->distinct;
     r->started = true;
     r->stream = r->sent[k].stream;
-    r->read_ts = packet_ts(r, k) - r->sc->latency_frames;
+    r->start_ts = packet_ts(r, k);
+    r->read_ts = r->start_ts - r->sc->latency_frames;
     r->min_packet = r->max_packet = k;
     r->distinct = 1;
     r->sent[k].stored = true;
@@ -302,13 +306,16 @@ static void play_period(struct run *r)
         return;
     }
 
+    uint32_t flagged = 0;
     for (unsigned i = 0; i < PERIOD; i++) {
         int64_t ts = r->read_ts + i;
         int64_t k = model_frame_packet(r, ts);
         bool ok;
         r->frames_played++;
         if (k < 0) {
-            r->want.missing_frames++;
+            flagged++;
+            /* Before the stream's first frame is pre-roll, not a gap to conceal. */
+            r->want.missing_frames += ts >= r->start_ts;
             if (r->clean_len < FIT_SPAN)
                 r->clean_len = 0;
             ok = missing[i] == 1;
@@ -329,6 +336,9 @@ static void play_period(struct run *r)
             fprintf(stderr, "sim %s: first wrong frame at ts %" PRId64 " (%s)\n", r->sc->name, ts,
                     k < 0 ? "should be missing" : "should be the tone");
     }
+    /* What the pull returns is every frame flagged, pre-roll included. */
+    r->pulls_wrong += nmissing != flagged;
+    r->frames_silent += flagged;
     r->read_ts += PERIOD;
 }
 
@@ -425,6 +435,7 @@ static int run_scenario(const struct scenario *sc, bool demo)
     check_eq(&t, "missing frames", st.missing_frames, r->want.missing_frames);
     check_eq(&t, "packets with a wrong verdict", r->verdicts_wrong, 0);
     check_eq(&t, "frames that differ from the tone sent", r->frames_wrong, 0);
+    check_eq(&t, "pulls that returned a wrong missing count", r->pulls_wrong, 0);
     /* Without a restart, what the buffer calls lost is exactly what the network dropped
      * between the first and the last packet that came through. */
     if (!sc->restart_after)
@@ -445,9 +456,10 @@ static int run_scenario(const struct scenario *sc, bool demo)
                " duplicated; receiver latency %.1f ms\n",
                r->npackets, dropped, r->want.duplicates, sc->latency_frames * 1000.0 / RATE);
         printf("output: %.3f Hz at %.2f dBFS (sine fit over 100 ms); %" PRIu64 " of %" PRIu64
-               " frames played with audio, %" PRIu64 " missing (lost or late, for concealment)\n",
-               fit.freq, sig_dbfs(fit.amp), r->frames_played - r->want.missing_frames,
-               r->frames_played, r->want.missing_frames);
+               " frames played with audio, %" PRIu64 " silent before the stream began, %" PRIu64
+               " missing (lost or late, for concealment)\n",
+               fit.freq, sig_dbfs(fit.amp), r->frames_played - r->frames_silent, r->frames_played,
+               r->frames_silent - r->want.missing_frames, r->want.missing_frames);
         printf("every frame played equals the tone that was sent: %s\n",
                r->frames_wrong == 0 ? "yes" : "NO");
         printf("jitter buffer counters equal the network model's: %s\n",

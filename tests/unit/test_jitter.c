@@ -22,7 +22,7 @@
 
 #include "aoip/jitter.h"
 #include "netmodel.h"
-#include "signal.h"
+#include "sig.h"
 
 #define RATE     48000.0
 #define MAX_CH   8
@@ -209,7 +209,8 @@ static void jitter_plays_in_order_stream_after_latency(void **state)
     assert_int_equal(s.reordered, 0);
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.strays, 0);
-    assert_int_equal(s.missing_frames, 96);
+    /* The 96 frames before packet 0 were pre-roll, not gaps. */
+    assert_int_equal(s.missing_frames, 0);
     assert_int_equal(s.latency_frames, 96);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
@@ -235,7 +236,7 @@ static void jitter_reorders_within_window(void **state)
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.late, 0);
     assert_int_equal(s.duplicates, 0);
-    assert_int_equal(s.missing_frames, 192);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -264,7 +265,7 @@ static void jitter_first_packet_overtaken_is_played_and_accounted(void **state)
     assert_int_equal(s.reordered, 1);
     assert_int_equal(s.lost, 1);
     assert_int_equal(s.late, 0);
-    assert_int_equal(s.missing_frames, 48 + 48);
+    assert_int_equal(s.missing_frames, 48); /* packet 6's place, not the pre-roll */
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -296,7 +297,7 @@ static void jitter_counts_duplicates_once(void **state)
     assert_int_equal(s.late, 0);
     assert_int_equal(s.reordered, 0);
     assert_int_equal(s.lost, 0);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
     stream_free(&other);
@@ -324,7 +325,7 @@ static void jitter_late_packet_counted_and_future_part_kept(void **state)
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.reordered, 0);
-    assert_int_equal(s.missing_frames, 48 + 24);
+    assert_int_equal(s.missing_frames, 24); /* packet 1's first half */
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -346,7 +347,7 @@ static void jitter_lost_packet_flags_missing_frames(void **state)
 
     struct aoip_jitter_stats s = stats_of(pl.jb);
     assert_int_equal(s.lost, 1);
-    assert_int_equal(s.missing_frames, 96 + 48);
+    assert_int_equal(s.missing_frames, 48); /* packet 7's place, and only that */
     assert_int_equal(s.reordered, 0);
     assert_int_equal(s.late, 0);
     aoip_jitter_free(pl.jb);
@@ -379,7 +380,7 @@ static void jitter_sequence_wrap_is_seamless(void **state)
     assert_int_equal(s.late, 0);
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.strays, 0);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -407,7 +408,7 @@ static void jitter_timestamp_wrap_is_seamless(void **state)
     assert_int_equal(s.late, 0);
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.strays, 0);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -439,7 +440,8 @@ static void jitter_new_ssrc_resyncs_after_two_packets(void **state)
     assert_int_equal(s.strays, 0);
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.received, 20 + 30);
-    assert_int_equal(s.missing_frames, 96 + 96);
+    /* Packet 0 of b, dropped in probation, was in b's pre-roll. */
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&a);
     stream_free(&b);
@@ -481,6 +483,8 @@ static void jitter_resync_keeps_loss_count_and_forgets_old_sequence(void **state
     assert_int_equal(s.duplicates, 0);
     assert_int_equal(s.reordered, 2);
     assert_int_equal(s.resyncs, 1);
+    /* Packets 5 of a and 10 of b; neither stream's pre-roll. */
+    assert_int_equal(s.missing_frames, 48 + 48);
     aoip_jitter_free(pl.jb);
     stream_free(&a);
     stream_free(&b);
@@ -548,7 +552,7 @@ static void jitter_stray_packet_is_dropped_and_counted(void **state)
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.duplicates, 0);
     assert_int_equal(s.received, 33);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -583,7 +587,8 @@ static void jitter_timestamp_jump_resyncs(void **state)
     assert_int_equal(s.resyncs, 1);
     assert_int_equal(s.strays, 0);
     assert_int_equal(s.lost, 0); /* accounting restarted at packet 11 */
-    assert_int_equal(s.missing_frames, 96 + 96);
+    /* Packet 11's pre-roll (the places of 9 and 10) is not a gap. */
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -607,7 +612,7 @@ static void jitter_far_future_packet_probation(void **state)
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.duplicates, 0);
     assert_int_equal(s.lost, 0);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -637,7 +642,7 @@ static void jitter_ring_edge_is_the_limit_ahead(void **state)
     assert_int_equal(s.strays, 1);
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.lost, 0);
-    assert_int_equal(s.missing_frames, 64);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -669,9 +674,9 @@ static void jitter_far_behind_packet_probation(void **state)
     assert_int_equal(s.late, 1);
     assert_int_equal(s.strays, 1);
     assert_int_equal(s.resyncs, 0);
-    assert_int_equal(s.lost, 1);      /* 4 never made it in */
-    assert_int_equal(s.reordered, 1); /* 3 did, very late */
-    assert_int_equal(s.missing_frames, 96 + 96);
+    assert_int_equal(s.lost, 1);            /* 4 never made it in */
+    assert_int_equal(s.reordered, 1);       /* 3 did, very late */
+    assert_int_equal(s.missing_frames, 96); /* packets 3 and 4's places */
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -706,7 +711,8 @@ static void jitter_late_streak_resyncs(void **state)
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.reordered, 0);
     assert_int_equal(s.strays, 0);
-    assert_int_equal(s.missing_frames, 96 + 4 * 48 + 96);
+    /* Four periods before the resync; the two after it were its pre-roll. */
+    assert_int_equal(s.missing_frames, 4 * 48);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -742,7 +748,7 @@ static void jitter_single_late_packet_does_not_resync(void **state)
     assert_int_equal(s.resyncs, 0);
     assert_int_equal(s.reordered, 2);
     assert_int_equal(s.lost, 0);
-    assert_int_equal(s.missing_frames, 48 * 3);
+    assert_int_equal(s.missing_frames, 48 * 2);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -766,9 +772,133 @@ static void jitter_pull_before_first_packet_is_silent_and_uncounted(void **state
     /* The pulls before did not move the read position: latency is from now. */
     pl.next = -96;
     assert_int_equal(run_periods(&pl, 0, 20), 96);
-    assert_int_equal(stats_of(pl.jb).missing_frames, 96);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
+}
+
+static void jitter_preroll_is_not_missing(void **state)
+{
+    (void)state;
+    struct stream st;
+    /* The read position starts at slot 990 of a 1000-frame ring: the pre-roll
+     * wraps around the end of it. */
+    stream_init(&st, 2, 0x1234, 100, 4000 * 1000 + 86, 48, 20, 997.0);
+    struct player pl = { .jb = jb_new(2, 96, 1000, 48), .st = &st, .next = -96 };
+
+    assert_int_equal(put(pl.jb, &st, 0), AOIP_JITTER_STORED);
+    /* Silence ahead of the stream's first frame: flagged, but no gap. */
+    assert_int_equal(play(&pl, 37), 37);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 0);
+    /* The rest of the pre-roll and the first 24 frames of packet 0. */
+    assert_int_equal(play(&pl, 83), 59);
+    assert_int_equal(missing_in(&pl, 0, 59), 59);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 0);
+    assert_int_equal(put(pl.jb, &st, 1), AOIP_JITTER_STORED);
+    assert_int_equal(put(pl.jb, &st, 3), AOIP_JITTER_STORED); /* 2 is lost */
+    assert_int_equal(play(&pl, 72), 0);
+    /* A frame of the stream that never came is a gap: counted. */
+    assert_int_equal(play(&pl, 48), 48);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 48);
+    assert_int_equal(run_periods(&pl, 4, 20), 0);
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.lost, 1);
+    assert_int_equal(s.missing_frames, 48);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+static void jitter_resync_preroll_is_not_missing(void **state)
+{
+    (void)state;
+    struct stream a, b;
+    stream_init(&a, 1, 0x1111, 100, 1000, 48, 20, 997.0);
+    stream_init(&b, 1, 0x2222, 9000, 5000000, 48, 20, 1500.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &a, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 5), 96);
+    assert_int_equal(put(pl.jb, &a, 6), AOIP_JITTER_STORED); /* 5 is lost */
+    assert_int_equal(play(&pl, 48), 0);
+    assert_int_equal(run_periods(&pl, 7, 20), 48);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 48);
+
+    assert_int_equal(put(pl.jb, &b, 0), AOIP_JITTER_PROBATION);
+    assert_int_equal(put(pl.jb, &b, 1), AOIP_JITTER_RESYNC);
+    assert_int_equal(put(pl.jb, &b, 3), AOIP_JITTER_STORED); /* 2 is lost */
+    pl.st = &b;
+    pl.next = 48 - 96;
+    /* One pull over b's pre-roll (packet 0's place with it: dropped in
+     * probation, it comes before the packet b restarted on), packet 1, and
+     * the place of packet 2: only the last is a gap. */
+    assert_int_equal(play(&pl, 192), 96 + 48);
+    assert_int_equal(missing_in(&pl, 0, 96), 96);
+    assert_int_equal(missing_in(&pl, 144, 192), 48);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 48 + 48);
+    assert_int_equal(play(&pl, 48), 0);
+    assert_int_equal(run_periods(&pl, 4, 20), 0);
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.resyncs, 1);
+    assert_int_equal(s.lost, 2);
+    assert_int_equal(s.missing_frames, 48 + 48);
+    aoip_jitter_free(pl.jb);
+    stream_free(&a);
+    stream_free(&b);
+}
+
+static void jitter_highest_seq_extends_across_wraps(void **state)
+{
+    (void)state;
+    enum { PACKETS = 70000 };
+    struct stream st;
+    /* One frame a packet: the sequence number wraps twice. */
+    stream_init(&st, 1, 0x1234, 65533, 4242, 1, PACKETS, 997.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 1), .st = &st, .next = -96 };
+    uint32_t missing = 0;
+
+    assert_int_equal(stats_of(pl.jb).highest_seq, 0);
+    for (size_t k = 0; k < PACKETS; k++) {
+        /* Packets 2 (seq 65535) and 3 (seq 0) arrive swapped, across the first wrap. */
+        size_t j = k == 2 ? 3 : k == 3 ? 2 : k;
+        assert_int_equal(put(pl.jb, &st, j), AOIP_JITTER_STORED);
+        /* Past a wrap, the extended number goes on counting up: 65536, not 0. */
+        assert_int_equal(stats_of(pl.jb).highest_seq, 65533 + (k == 2 ? 3 : k));
+        missing += play(&pl, 1);
+    }
+    assert_int_equal(missing, 96);
+
+    /* As a receiver report carries it: wraps above, the last seq below. */
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.highest_seq >> 16, 2);
+    assert_int_equal(s.highest_seq & 0xFFFF, (uint16_t)(65533 + PACKETS - 1));
+    assert_int_equal(s.lost, 0);
+    assert_int_equal(s.reordered, 1);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+static void jitter_highest_seq_is_the_current_streams(void **state)
+{
+    (void)state;
+    struct stream a, b;
+    stream_init(&a, 1, 0x1111, 65500, 1000, 48, 100, 997.0);
+    stream_init(&b, 1, 0x2222, 7, 900000, 48, 10, 1500.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &a, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 100), 96);
+    assert_int_equal(stats_of(pl.jb).highest_seq, 65500 + 99);
+    /* A candidate of another source is not the stream yet. */
+    assert_int_equal(put(pl.jb, &b, 0), AOIP_JITTER_PROBATION);
+    assert_int_equal(stats_of(pl.jb).highest_seq, 65500 + 99);
+    /* After the resync it is the new stream's, its wrap count from 0. */
+    assert_int_equal(put(pl.jb, &b, 1), AOIP_JITTER_RESYNC);
+    assert_int_equal(stats_of(pl.jb).highest_seq, 8);
+    assert_int_equal(put(pl.jb, &b, 2), AOIP_JITTER_STORED);
+    assert_int_equal(stats_of(pl.jb).highest_seq, 9);
+    aoip_jitter_free(pl.jb);
+    stream_free(&a);
+    stream_free(&b);
 }
 
 static void jitter_level_tracks_stored_audio(void **state)
@@ -905,7 +1035,7 @@ static void jitter_pull_size_differs_from_packet_size(void **state)
     assert_int_equal(missing, 96);
 
     struct aoip_jitter_stats s = stats_of(pl.jb);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.late, 0);
     aoip_jitter_free(pl.jb);
@@ -960,7 +1090,7 @@ static void ring_wrap_run(uint32_t capacity)
     assert_int_equal(s.reordered, PACKETS / 7);
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.late, 0);
-    assert_int_equal(s.missing_frames, 96);
+    assert_int_equal(s.missing_frames, 0);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -1073,10 +1203,13 @@ static void stress_run(uint64_t seed)
         }
 
         uint32_t n = 1 + (uint32_t)(netmodel_rng_next(&rng) % 96);
-        uint32_t expect_missing = 0;
+        uint32_t expect_missing = 0, expect_counted = 0;
         for (uint32_t i = 0; i < n; i++) {
             int64_t s = pl.next + i;
-            expect_missing += !(s >= 0 && s < (int64_t)N * F && written[s]);
+            bool absent = !(s >= 0 && s < (int64_t)N * F && written[s]);
+            expect_missing += absent;
+            /* Before sample 0 (packet 0 started the stream) is pre-roll. */
+            expect_counted += absent && s >= 0;
         }
         uint64_t before = stats_of(pl.jb).missing_frames;
         assert_int_equal(play(&pl, n), expect_missing);
@@ -1084,8 +1217,8 @@ static void stress_run(uint64_t seed)
             int64_t s = pl.next - n + i;
             assert_int_equal(pl.missing[i], !(s >= 0 && s < (int64_t)N * F && written[s]));
         }
-        assert_int_equal(stats_of(pl.jb).missing_frames, before + expect_missing);
-        missing += expect_missing;
+        assert_int_equal(stats_of(pl.jb).missing_frames, before + expect_counted);
+        missing += expect_counted;
         now += n;
         assert_int_equal(stats_of(pl.jb).level_frames, max_end - (now - L));
     }
@@ -1140,6 +1273,10 @@ int main(void)
         cmocka_unit_test(jitter_late_streak_resyncs),
         cmocka_unit_test(jitter_single_late_packet_does_not_resync),
         cmocka_unit_test(jitter_pull_before_first_packet_is_silent_and_uncounted),
+        cmocka_unit_test(jitter_preroll_is_not_missing),
+        cmocka_unit_test(jitter_resync_preroll_is_not_missing),
+        cmocka_unit_test(jitter_highest_seq_extends_across_wraps),
+        cmocka_unit_test(jitter_highest_seq_is_the_current_streams),
         cmocka_unit_test(jitter_level_tracks_stored_audio),
         cmocka_unit_test(jitter_set_latency_applies_at_next_resync),
         cmocka_unit_test(jitter_rejects_bad_config),

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "aoip/mixer.h"
-#include "signal.h"
+#include "sig.h"
 
 #define RATE   48000.0
 #define PERIOD 48

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "netmodel.h"
-#include "signal.h"
+#include "sig.h"
 
 #define RATE 48000.0
 #define N    4800
@@ -106,6 +106,107 @@ static void delay_finds_the_lag(void **state)
     assert_float_equal(score, 1.0, 1e-9);
 }
 
+/* 440 Hz at -20 dBFS plus 554 Hz at -26 dBFS: a major third, as a channel
+ * carrying two test tones would. */
+static void two_tones(float *x, size_t n)
+{
+    static float b[N];
+    sig_tone(x, n, 440.0, RATE, pow(10.0, -20.0 / 20.0), 0.3, 0);
+    sig_tone(b, n, 554.0, RATE, pow(10.0, -26.0 / 20.0), -1.2, 0);
+    for (size_t i = 0; i < n; i++)
+        x[i] += b[i];
+}
+
+static void tones_fit_reads_each_level_of_a_sum(void **state)
+{
+    (void)state;
+    static float x[N];
+    two_tones(x, N);
+    double freqs[2] = { 440.0, 554.0 }, amps[2], phases[2], residual;
+    assert_int_equal(sig_fit_tones(x, N, RATE, freqs, 2, amps, phases, &residual), 0);
+    assert_float_equal(sig_dbfs(amps[0]), -20.0, 1e-3);
+    assert_float_equal(sig_dbfs(amps[1]), -26.0, 1e-3);
+    assert_float_equal(phases[0], 0.3, 1e-4);
+    assert_float_equal(phases[1], -1.2, 1e-4);
+    assert_true(residual < 1e-7);
+}
+
+static void tones_fit_of_one_tone_alone_is_disturbed_by_the_other(void **state)
+{
+    (void)state;
+    static float x[N];
+    two_tones(x, N);
+    /* Why the fit is joint: on a short block the other tone leaks into a
+     * one-tone fit, here by more than the 0.1 dB a level check allows. */
+    double freqs[1] = { 440.0 }, amps[1], residual;
+    assert_int_equal(sig_fit_tones(x, 480, RATE, freqs, 1, amps, NULL, &residual), 0);
+    assert_true(fabs(sig_dbfs(amps[0]) + 20.0) > 0.1);
+    assert_true(residual > 0.02);
+}
+
+static void tones_fit_reads_an_absent_tone_as_zero(void **state)
+{
+    (void)state;
+    static float x[N];
+    two_tones(x, N);
+    double freqs[3] = { 440.0, 554.0, 660.0 }, amps[3];
+    assert_int_equal(sig_fit_tones(x, N, RATE, freqs, 3, amps, NULL, NULL), 0);
+    assert_float_equal(sig_dbfs(amps[0]), -20.0, 1e-3);
+    assert_float_equal(sig_dbfs(amps[1]), -26.0, 1e-3);
+    assert_true(amps[2] < 1e-6);
+}
+
+static void tones_fit_residual_measures_a_click(void **state)
+{
+    (void)state;
+    static float x[N];
+    two_tones(x, N);
+    x[1234] += 0.05f;
+    double freqs[2] = { 440.0, 554.0 }, amps[2], residual;
+    assert_int_equal(sig_fit_tones(x, N, RATE, freqs, 2, amps, NULL, &residual), 0);
+    /* One sample of 0.05 in N is an RMS of 0.05 / sqrt(N); the fit absorbs
+     * only the click's share along its five basis signals. */
+    assert_float_equal(residual, 0.05 / sqrt((double)N), 0.05 / sqrt((double)N) * 1e-2);
+}
+
+static void tones_fit_reads_eight_tones_over_a_minute(void **state)
+{
+    (void)state;
+    /* A minute at 48 kHz, 2.9 million steps of the rotation basis: it must
+     * not drift. */
+    size_t n = 60 * 48000;
+    float *x = calloc(n, sizeof(*x)), *t = calloc(n, sizeof(*t));
+    assert_non_null(x);
+    assert_non_null(t);
+    double freqs[SIG_MAX_TONES], amps[SIG_MAX_TONES], residual;
+    for (size_t j = 0; j < SIG_MAX_TONES; j++) {
+        freqs[j] = 250.0 + 1234.5 * (double)j;
+        sig_tone(t, n, freqs[j], RATE, 0.01 * (double)(j + 1), 0.1 * (double)j, 0);
+        for (size_t i = 0; i < n; i++)
+            x[i] += t[i];
+    }
+    assert_int_equal(sig_fit_tones(x, n, RATE, freqs, SIG_MAX_TONES, amps, NULL, &residual), 0);
+    for (size_t j = 0; j < SIG_MAX_TONES; j++)
+        assert_float_equal(amps[j], 0.01 * (double)(j + 1), 1e-6);
+    assert_true(residual < 1e-7);
+    free(x);
+    free(t);
+}
+
+static void tones_fit_refuses_what_it_cannot_solve(void **state)
+{
+    (void)state;
+    static float x[N];
+    two_tones(x, N);
+    double same[2] = { 440.0, 440.0 }, nine[9] = { 100, 200, 300, 400, 500, 600, 700, 800, 900 };
+    double nyquist[1] = { 24000.0 }, amps[9];
+    assert_int_equal(sig_fit_tones(x, N, RATE, same, 0, amps, NULL, NULL), -1);
+    assert_int_equal(sig_fit_tones(x, N, RATE, nine, 9, amps, NULL, NULL), -1);
+    assert_int_equal(sig_fit_tones(x, N, RATE, same, 2, amps, NULL, NULL), -1);
+    assert_int_equal(sig_fit_tones(x, N, RATE, nyquist, 1, amps, NULL, NULL), -1);
+    assert_int_equal(sig_fit_tones(x, 4, RATE, nine, 2, amps, NULL, NULL), -1);
+}
+
 static void netmodel_replays_with_the_same_seed(void **state)
 {
     (void)state;
@@ -141,6 +242,12 @@ int main(void)
         cmocka_unit_test(rms_of_full_scale_sine_is_minus_3_dbfs),
         cmocka_unit_test(max_step_of_sine_is_its_slope),
         cmocka_unit_test(delay_finds_the_lag),
+        cmocka_unit_test(tones_fit_reads_each_level_of_a_sum),
+        cmocka_unit_test(tones_fit_of_one_tone_alone_is_disturbed_by_the_other),
+        cmocka_unit_test(tones_fit_reads_an_absent_tone_as_zero),
+        cmocka_unit_test(tones_fit_residual_measures_a_click),
+        cmocka_unit_test(tones_fit_reads_eight_tones_over_a_minute),
+        cmocka_unit_test(tones_fit_refuses_what_it_cannot_solve),
         cmocka_unit_test(netmodel_replays_with_the_same_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

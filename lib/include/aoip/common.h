@@ -54,6 +54,18 @@ enum aoip_error {
     AOIP_ERTCP_SDES = -10026,    /* SDES item or chunk runs past its packet */
     AOIP_ERTCP_BYE = -10027,     /* BYE reason runs past its packet */
 
+    /* SDP (RFC 8866) of an audio RTP stream */
+    AOIP_ESDP_TOO_LONG = -10040,       /* longer than AOIP_SDP_MAX_TEXT */
+    AOIP_ESDP_LINE = -10041,           /* a line not "x=value" with x a lowercase letter */
+    AOIP_ESDP_VERSION = -10042,        /* v=0 missing, not first, not 0, or repeated */
+    AOIP_ESDP_CONNECTION = -10043,     /* c= malformed, or none for the stream */
+    AOIP_ESDP_ADDRESS = -10044,        /* c= address not numeric for its IP4/IP6 */
+    AOIP_ESDP_MEDIA = -10045,          /* no m=audio, or bad port, profile or formats */
+    AOIP_ESDP_RTPMAP = -10046,         /* rtpmap malformed, or none for a dynamic type */
+    AOIP_ESDP_PTIME = -10047,          /* ptime or framecount malformed or at odds */
+    AOIP_ESDP_DUPLICATE = -10048,      /* a line allowed once per level given twice */
+    AOIP_ESDP_FIELD_TOO_LONG = -10049, /* session name or encoding longer than stored */
+
     AOIP_ELAST = -10099
 };
 

@@ -53,14 +53,16 @@ struct aoip_linebuf {
     size_t cap; /* max line, newline included */
     size_t len;
     bool discarding;
+    size_t used; /* bytes of the last feed's data taken: all, unless the callback stopped it */
 };
 
 AOIP_API int aoip_linebuf_init(struct aoip_linebuf *lb, size_t max_line);
 AOIP_API void aoip_linebuf_close(struct aoip_linebuf *lb);
 /*
  * Feed data; calls cb for every line it completes. Stops early, returning
- * what cb returned, when cb returns non-zero (the rest of data is dropped:
- * the caller is closing). Returns 0 otherwise.
+ * what cb returned, when cb returns non-zero: then lb->used says how much of
+ * data was taken (up to and with the line the callback stopped on), so a
+ * caller that must pause can feed the rest later. Returns 0 otherwise.
  */
 AOIP_API int aoip_linebuf_feed(struct aoip_linebuf *lb, const char *data, size_t len,
                                aoip_line_cb cb, void *arg);
@@ -75,7 +77,7 @@ struct aoip_channel_addr {
     unsigned index;              /* 1-based when given by number, else 0 */
 };
 
-/* Returns 0, or -EINVAL when s is not a channel address. */
+/* Returns 0, or -EINVAL when s is not a channel address (and *out is all zero). */
 AOIP_API int aoip_channel_addr_parse(struct aoip_channel_addr *out, const char *s);
 
 /*
@@ -86,7 +88,11 @@ AOIP_API json_t *aoip_control_parse(const char *line, size_t len, char *err, siz
 
 /* {"id": id, "ok": true, "result": result}; steals result (NULL: {}). */
 AOIP_API json_t *aoip_control_ok(json_int_t id, json_t *result);
-/* {"id": id, "ok": false, "code": ..., "error": printf(fmt, ...)}. */
+/*
+ * {"id": id, "ok": false, "code": ..., "error": printf(fmt, ...)}. The text
+ * is cut to 511 bytes at a character boundary; bytes that are not UTF-8
+ * (a quoted piece of bad input) become '?', so the envelope always exists.
+ */
 AOIP_API json_t *aoip_control_fail(json_int_t id, enum aoip_control_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -66,11 +66,27 @@ struct aoip_jitter_stats {
     uint64_t duplicates;
     uint64_t reordered;
     uint64_t resyncs;
-    uint64_t strays;         /* probation candidates that were not confirmed */
-    uint64_t missing_frames; /* frames pulled with nothing in them (since the first packet) */
+    uint64_t strays; /* probation candidates that were not confirmed */
+    /*
+     * Frames pulled with nothing in them, which concealment had to cover: what
+     * should have been audio and was not. Never counted: pulls before the
+     * first packet, and the pre-roll, i.e. frames before the timestamp of the
+     * packet that started the stream or restarted it at a resync (the read
+     * position is then placed one latency before that packet, so the first
+     * pulls play silence that precedes the stream, not a gap in it). Such
+     * frames are flagged missing by aoip_jitter_pull all the same.
+     */
+    uint64_t missing_frames;
     int64_t level_frames;    /* newest stored frame end minus read position; negative
                                 when playout ran past everything received */
     uint32_t latency_frames; /* the target */
+    uint32_t next_timestamp; /* RTP timestamp of the next frame pulled (0 before the first
+                                packet): what clock recovery and latency measurement
+                                hold against the sender's clock */
+    uint32_t highest_seq;    /* extended highest sequence number received in the current
+                                stream, as an RTCP receiver report carries it (RFC 3550
+                                6.4.1): low 16 bits the highest seq, high 16 bits the
+                                count of wraps; 0 before the first packet */
 };
 
 struct aoip_jitter;

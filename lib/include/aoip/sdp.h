@@ -33,21 +33,25 @@ struct aoip_sdp_stream {
     uint8_t payload_type; /* the first format of the m= line */
     char encoding[16];    /* from a=rtpmap: "L24", "L16", "opus", ... as written */
     uint32_t clock_rate;  /* from a=rtpmap */
-    unsigned channels;    /* from a=rtpmap (1 when not given) */
-    uint32_t ptime_us;    /* a=ptime (ms, may be fractional, e.g. 0.125), 0 when absent */
+    unsigned channels;    /* from a=rtpmap (1 when not given), 1..256 */
+    uint32_t ptime_us;    /* a=ptime (ms, may be fractional, e.g. 0.125) or a=framecount,
+                             at most 60 s; 0 when absent */
 };
 
 /*
  * Parse text[0..len) (lines ended by CRLF or LF). Returns 0, or an
- * AOIP_ESDP_* code. Never reads outside text; text need not be
- * NUL-terminated.
+ * AOIP_ESDP_* code and *out untouched. Never reads outside text; text need
+ * not be NUL-terminated.
  */
 AOIP_API int aoip_sdp_parse(struct aoip_sdp_stream *out, const char *text, size_t len);
 
 /*
- * Write a description of one stream into buf (NUL-terminated). Returns the
- * length written without the NUL, -ENOSPC if cap is too small, or -EINVAL
- * for a stream that cannot be described (no address, no encoding).
+ * Write a description of one stream into buf (NUL-terminated), one that
+ * aoip_sdp_parse reads back to *s. Returns the length written without the
+ * NUL, -ENOSPC if cap is too small (buf is then ""), or -EINVAL for a
+ * stream that cannot be described (no address, no encoding, a multicast
+ * flag or TTL the address contradicts, a field outside what parse
+ * accepts).
  */
 AOIP_API int aoip_sdp_write(char *buf, size_t cap, const struct aoip_sdp_stream *s,
                             const char *origin_address, uint64_t session_id);

@@ -1,5 +1,5 @@
 /*
- * signal.h: test tones in, measurements out.
+ * sig.h: test tones in, measurements out.
  *
  * Every test that carries audio puts a tone of known frequency and level in
  * and analyses what comes out: frequency and level by a least-squares sine
@@ -31,6 +31,23 @@ struct sig_fit {
  * 0, or -1 when the signal has too few cycles to fit.
  */
 int sig_fit_sine(const float *x, size_t n, double rate, double freq_hint, struct sig_fit *out);
+
+/* How many tones sig_fit_tones solves for at once. */
+#define SIG_MAX_TONES 8
+
+/*
+ * Fit k sines of known frequencies (0 < freq < rate / 2) and a DC offset to
+ * x[0..n) jointly: one least-squares solve for a sine and a cosine per
+ * frequency plus DC, so the level read for each of several summed tones is
+ * not disturbed by the others. amps[j] and phases[j] describe
+ * amps[j] * sin(2 pi freqs[j] i / rate + phases[j]) as in struct sig_fit;
+ * phases and residual (the RMS of x minus the fit) may be NULL. Returns 0,
+ * or -1 when k is 0 or over SIG_MAX_TONES, a frequency is out of range, n
+ * is smaller than 2k + 1, or the frequencies are too close to tell apart
+ * in n samples.
+ */
+int sig_fit_tones(const float *x, size_t n, double rate, const double *freqs, size_t k,
+                  double *amps, double *phases, double *residual);
 
 /* Level in dBFS of the RMS (a full-scale sine reads -3.01); -inf for silence. */
 double sig_rms_dbfs(const float *x, size_t n);

@@ -1,0 +1,313 @@
+/*
+ * engine.h: the media plane of a node: its buffers, its flows, its plan,
+ * and the real-time thread that runs them once per period.
+ *
+ * The media thread owns everything marked rt below and touches nothing
+ * else. It never allocates, locks, logs or blocks (DESIGN.md): what it
+ * needs was allocated by the control thread before it could see it. The two
+ * threads meet at exactly four places:
+ *  - the plan pointer: the control thread publishes a new immutable plan
+ *    (which flows exist), the media thread takes it at a period boundary;
+ *  - the retired ring: the media thread hands back the plan it replaced, so
+ *    the control thread can free what no plan uses any more;
+ *  - the command ring: route changes for the mixer, applied at a period
+ *    boundary (the mixer ramps them);
+ *  - seqlocked snapshots: per-flow counters and per-channel meter blocks,
+ *    published by the media thread, read by the control thread.
+ *
+ * Buffers. Every source of the node has a slot: one period of float audio.
+ * Local sources (input channels, then bus channels, in config order) come
+ * first; after them, ENGINE_RX_SLOTS slots for remote channels, which rx
+ * flows fill. Every local destination (output channels, then bus channels)
+ * has a buffer the mixer fills. A bus's destination buffer is copied into
+ * its source slot at the end of the period, so a bus adds one period of
+ * latency and a chain of buses can never feed back within a period.
+ */
+#ifndef AOIPD_ENGINE_H
+#define AOIPD_ENGINE_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "aoip/jitter.h"
+#include "aoip/mixer.h"
+#include "aoip/pcm.h"
+#include "aoip/rtp.h"
+#include "seqlock.h"
+#include "spsc.h"
+
+/* Remote channels one node can hear at once: four MADI streams' worth. */
+#define ENGINE_RX_SLOTS 1024
+/* Channels in one flow: the jitter buffer's limit, far above what fits an MTU at 1 ms. */
+#define ENGINE_FLOW_CHANNELS AOIP_JITTER_MAX_CHANNELS
+/* RTP payload budget: 1500-byte MTU minus IPv4 (20), UDP (8), RTP (12), with room
+ * left for the sealed envelope the security issue adds. */
+#define ENGINE_PAYLOAD_MAX 1400
+/* The largest datagram read: anything longer is not ours and is counted as malformed. */
+#define ENGINE_DATAGRAM_MAX 2048
+/* Datagrams read per recvmmsg call, and at most per period (a flood cannot starve the mix). */
+#define ENGINE_RECV_BATCH      32
+#define ENGINE_RECV_PER_PERIOD 4096
+/* Packets sent per period across all flows (256 channels at 125 us is 232). */
+#define ENGINE_SEND_PER_PERIOD 1024
+/* Crosspoints of the node's mixer. */
+#define ENGINE_CROSSPOINTS 16384
+/* Periods between meter blocks published (100 ms at 1 ms), and blocks kept (1 s). */
+#define ENGINE_METER_BLOCK_MS 100
+#define ENGINE_METER_BLOCKS   10
+
+/* The counters of one flow, as published once per period. All 64-bit. */
+struct flow_counters {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t lost;
+    uint64_t late;
+    uint64_t duplicates;
+    uint64_t reordered;
+    uint64_t resyncs;
+    uint64_t strays;
+    uint64_t concealed; /* frames played with nothing received for them */
+    uint64_t bad;       /* rx: payloads that did not fit the flow (wrong size, type) */
+    uint64_t jitter;    /* rx: RFC 3550 interarrival jitter, timestamp units */
+    int64_t level;      /* rx: buffer level, frames */
+    uint64_t target;    /* rx: latency target, frames */
+    uint64_t ssrc;      /* rx: the SSRC being played (rtp inputs learn it) */
+    /* The media clock against the wall clock, for RTCP and latency: on a tx
+     * flow the RTP timestamp of the first frame of the current period and
+     * the wall time (CLOCK_REALTIME, ns) it was produced; on an rx flow the
+     * timestamp of the first frame played this period and when. */
+    uint64_t clock_ts;
+    int64_t clock_wall_ns;
+    uint64_t seq;           /* tx: next sequence number; rx: highest extended seq seen */
+    uint64_t packet_frames; /* frames in the last packet sent or taken */
+};
+
+SEQLOCK_DECLARE(flow_snapshot, SEQLOCK_WORDS(struct flow_counters));
+
+/* A flow of RTP into this node: from a peer (on the engine's socket) or a plain RTP input. */
+struct rx_flow {
+    /* Set by the control thread before the flow is in any plan; read-only after. */
+    uint32_t ssrc;       /* the SSRC to accept on the engine's socket */
+    bool any_ssrc;       /* a plain RTP input: whatever arrives on its own socket */
+    int fd;              /* -1: the engine's socket; else the input's own */
+    struct in_addr from; /* accept only from this IPv4 address (INADDR_ANY: anyone) */
+    enum aoip_pcm_format encoding;
+    uint8_t payload_type;
+    unsigned channels;
+    uint32_t slots[ENGINE_FLOW_CHANNELS]; /* source slot each channel plays into */
+    struct aoip_jitter *jb;
+
+    /* rt: the media thread's own. */
+    struct aoip_rtp_jitter ia;
+    struct flow_counters rt;
+
+    struct flow_snapshot pub;
+
+    /* Control thread only. */
+    int refs;    /* plans that hold it */
+    bool dead;   /* out of the node's lists: freed when refs reaches 0 */
+    void *owner; /* node bookkeeping */
+};
+
+/* A flow of RTP out of this node: to a peer, or a plain RTP output. */
+struct tx_flow {
+    /* Set by the control thread before the flow is in any plan; read-only after. */
+    struct sockaddr_storage to;
+    socklen_t to_len;
+    enum aoip_pcm_format encoding;
+    uint8_t payload_type;
+    unsigned channels;
+    const float *bufs[ENGINE_FLOW_CHANNELS]; /* source slots or destination buffers */
+    uint32_t packet_frames;
+    uint32_t ssrc;
+
+    /* rt */
+    uint16_t seq;
+    uint32_t ts;
+    uint32_t fill;   /* frames staged towards the next packet */
+    float *staging;  /* channels x packet_frames, for packets that span periods */
+    bool first_sent; /* the marker bit goes on the first packet */
+    struct flow_counters rt;
+
+    struct flow_snapshot pub;
+
+    /* Control thread only. */
+    int refs;
+    bool dead;
+    void *owner;
+};
+
+/* What the media thread runs: immutable once published. */
+struct plan {
+    unsigned n_rx;
+    struct rx_flow **rx;
+    unsigned n_tx;
+    struct tx_flow **tx;
+    /* Slots no flow feeds any more: zeroed when the plan is taken, so no
+     * stale period loops in a destination. */
+    unsigned n_silence;
+    uint32_t *silence;
+};
+
+enum mix_op {
+    MIX_SET,
+    MIX_REMOVE,
+};
+
+struct mix_cmd {
+    enum mix_op op;
+    uint32_t src; /* slot */
+    uint32_t dst;
+    float gain; /* linear */
+    bool mute;
+};
+
+/* A local input's period, produced on the media thread. */
+enum engine_input_kind {
+    INPUT_TONE,
+    INPUT_WAV,
+    INPUT_RTP, /* its slots are filled by its rx flow */
+};
+
+struct engine_input {
+    enum engine_input_kind kind;
+    unsigned channels;
+    uint32_t first_slot;
+    /* tone: a rotating phasor per channel (cos, sin), renormalized every period */
+    double *osc_c, *osc_s, *rot_c, *rot_s;
+    float amp;
+    bool pulse;
+    uint64_t pulse_phase; /* frames since the last pulse */
+    /* wav: interleaved frames from the file reader */
+    struct spsc *ring;
+    float *scratch; /* channels x period, interleaved */
+    atomic_ullong underruns;
+};
+
+enum engine_output_kind {
+    OUTPUT_NULL,
+    OUTPUT_WAV,
+    OUTPUT_RTP, /* its tx flow reads the destination buffers */
+};
+
+struct engine_output {
+    enum engine_output_kind kind;
+    unsigned channels;
+    uint32_t first_dst;
+    struct spsc *ring;
+    float *scratch;
+    atomic_ullong overruns;
+};
+
+/* A meter block: peak and RMS of 100 ms of one channel. */
+struct meter_block {
+    uint64_t index; /* which block this is (monotonic), 0 = none yet */
+    double peak;
+    double sum_sq;
+    uint64_t frames;
+};
+
+SEQLOCK_DECLARE(meter_snapshot, SEQLOCK_WORDS(struct meter_block) * ENGINE_METER_BLOCKS);
+
+struct engine_config {
+    uint32_t sample_rate;
+    uint32_t period_frames;
+    double skew_ppm;
+    unsigned local_sources;      /* input channels + bus channels */
+    unsigned local_destinations; /* output channels + bus channels */
+    unsigned n_bus;              /* bus channels: pairs below */
+    const uint32_t *bus_src;     /* source slot of bus channel i */
+    const uint32_t *bus_dst;     /* destination of bus channel i */
+    uint32_t max_packet_frames;  /* the longest packet any flow may carry */
+};
+
+struct sender;
+
+struct engine {
+    struct engine_config cfg;
+    uint32_t *bus_src, *bus_dst;
+
+    float **src; /* local_sources + ENGINE_RX_SLOTS slots */
+    float **dst; /* local_destinations buffers */
+    float *audio;
+    unsigned n_src;
+
+    struct aoip_mixer *mixer;
+    int rtp_fd;
+
+    struct engine_input *inputs;
+    unsigned n_inputs;
+    struct engine_output *outputs;
+    unsigned n_outputs;
+
+    _Atomic(struct plan *) pending;
+    struct plan *current; /* rt */
+    struct spsc retired;  /* struct plan * */
+    struct spsc commands; /* struct mix_cmd */
+
+    /* rt scratch */
+    float *decode;         /* ENGINE_FLOW_CHANNELS x max_packet_frames, planar */
+    uint8_t *recv_buf;     /* ENGINE_RECV_BATCH x ENGINE_DATAGRAM_MAX */
+    uint8_t *send_buf;     /* ENGINE_SEND_PER_PERIOD x ENGINE_DATAGRAM_MAX */
+    uint8_t *missing;      /* period_frames */
+    struct sender *sender; /* the period's outgoing packets, for one sendmmsg */
+    uint64_t period_count; /* rt */
+
+    /* Meters: one snapshot per local source, then per local destination. */
+    struct meter_snapshot *meters;
+    struct meter_block *meter_acc;  /* rt: the block being filled, per channel */
+    struct meter_block *meter_hist; /* rt: the last blocks, per channel */
+
+    /* Node-wide counters, media thread writes, control thread reads. */
+    atomic_ullong dropped_malformed;
+    atomic_ullong dropped_unknown;
+    atomic_ullong dropped_payload;
+    atomic_ullong send_errors;
+    atomic_ullong late_wakeups; /* periods the thread woke more than a period late */
+    atomic_ullong periods;
+
+    atomic_bool running;
+    pthread_t thread;
+    bool started;
+};
+
+/* Allocate everything; rtp_fd is the node's bound, non-blocking UDP socket. */
+int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd);
+/* Inputs and outputs, before engine_start: arrays the engine keeps. */
+void engine_set_io(struct engine *e, struct engine_input *inputs, unsigned n_inputs,
+                   struct engine_output *outputs, unsigned n_outputs);
+int engine_start(struct engine *e);
+/* Stop the thread (returns within a period) and free what the engine owns. */
+void engine_stop(struct engine *e);
+void engine_close(struct engine *e);
+
+/*
+ * Publish a plan. Returns 0, or -EBUSY when the previous one has not been
+ * taken yet (try again after engine_collect).
+ */
+int engine_publish(struct engine *e, struct plan *p);
+/* Collect plans the media thread has let go of; calls done(p) for each. */
+void engine_collect(struct engine *e, void (*done)(struct plan *p, void *arg), void *arg);
+/* Queue a mixer command; false when the ring is full (try again later). */
+bool engine_command(struct engine *e, const struct mix_cmd *cmd);
+
+/* Read a flow's published counters. */
+void rx_flow_read(struct rx_flow *f, struct flow_counters *out);
+void tx_flow_read(struct tx_flow *f, struct flow_counters *out);
+
+/*
+ * Meter of local channel i (sources first, then destinations): peak and
+ * sum of squares over the blocks newer than *since (at most the last
+ * second); *since is advanced to the newest block read.
+ */
+void engine_meter(struct engine *e, unsigned i, uint64_t *since, double *peak, double *rms);
+
+/* Wall clock (CLOCK_REALTIME) and monotonic clock in ns. */
+int64_t engine_wall_ns(void);
+int64_t engine_mono_ns(void);
+
+#endif

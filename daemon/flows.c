@@ -1,0 +1,626 @@
+/*
+ * flows.c: the node's RTP flows, in and out, and the plans that carry them.
+ *
+ * A destination node asks a source node for the channels its routes need
+ * (flows.want); the source node packs them into flows that fit the MTU and
+ * says which SSRC carries what (flows.set). Changing the wanted set never
+ * disturbs a flow that still carries something wanted: new channels get new
+ * flows, and a flow goes only when nothing on it is wanted any more. So a
+ * new route never makes another route click.
+ *
+ * Flow objects are shared with the media thread through plans. The control
+ * thread counts, per flow, the plans holding it; a flow that has left the
+ * node's lists is freed when the last plan holding it comes back retired.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "flows.h"
+#include "log.h"
+#include "node.h"
+
+static uint32_t random_u32(void)
+{
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+        v = (uint32_t)engine_mono_ns() * 2654435761u;
+    return v;
+}
+
+static const char *encoding_name(enum aoip_pcm_format f)
+{
+    return f == AOIP_PCM_L16 ? "L16" : "L24";
+}
+
+static int encoding_parse(const char *s, enum aoip_pcm_format *out)
+{
+    if (s && strcasecmp(s, "L24") == 0)
+        *out = AOIP_PCM_L24;
+    else if (s && strcasecmp(s, "L16") == 0)
+        *out = AOIP_PCM_L16;
+    else
+        return -1;
+    return 0;
+}
+
+static bool packet_us_valid(json_int_t us)
+{
+    return us == 125 || us == 250 || us == 333 || us == 1000 || us == 4000;
+}
+
+struct rx_flow *rx_flow_new(struct node *n, unsigned channels, uint32_t latency_frames)
+{
+    struct rx_flow *f = calloc(1, sizeof(*f));
+    struct flow_meta *m = calloc(1, sizeof(*m));
+    struct aoip_jitter_config jc = { .channels = channels,
+                                     .latency_frames = latency_frames,
+                                     .max_packet_frames = n->engine.cfg.max_packet_frames };
+
+    if (!f || !m || channels == 0 || channels > ENGINE_FLOW_CHANNELS)
+        goto fail;
+    f->jb = aoip_jitter_new(&jc);
+    m->channels = json_array();
+    if (!f->jb || !m->channels)
+        goto fail;
+    f->channels = channels;
+    f->fd = -1;
+    f->owner = m;
+    for (unsigned c = 0; c < ENGINE_FLOW_CHANNELS; c++)
+        f->slots[c] = UINT32_MAX;
+    aoip_rtp_jitter_init(&f->ia, n->cfg->sample_rate);
+    return f;
+
+fail:
+    if (f)
+        aoip_jitter_free(f->jb);
+    if (m)
+        json_decref(m->channels);
+    free(m);
+    free(f);
+    return NULL;
+}
+
+struct tx_flow *tx_flow_new(unsigned channels, uint32_t packet_frames)
+{
+    struct tx_flow *f = calloc(1, sizeof(*f));
+    struct flow_meta *m = calloc(1, sizeof(*m));
+
+    if (!f || !m || channels == 0 || channels > ENGINE_FLOW_CHANNELS)
+        goto fail;
+    f->staging = calloc((size_t)channels * packet_frames, sizeof(float));
+    m->channels = json_array();
+    if (!f->staging || !m->channels)
+        goto fail;
+    f->channels = channels;
+    f->packet_frames = packet_frames;
+    f->owner = m;
+    return f;
+
+fail:
+    if (f)
+        free(f->staging);
+    if (m)
+        json_decref(m->channels);
+    free(m);
+    free(f);
+    return NULL;
+}
+
+static void meta_free(struct flow_meta *m)
+{
+    if (m)
+        json_decref(m->channels);
+    free(m);
+}
+
+/* Free a flow no plan and no list holds any more. */
+static void rx_free(struct node *n, struct rx_flow *f)
+{
+    for (unsigned c = 0; c < f->channels; c++)
+        if (f->fd < 0 && f->slots[c] != UINT32_MAX)
+            node_slot_put(n, (int)f->slots[c]);
+    aoip_jitter_free(f->jb);
+    meta_free(f->owner);
+    free(f);
+}
+
+static void tx_free(struct tx_flow *f)
+{
+    free(f->staging);
+    meta_free(f->owner);
+    free(f);
+}
+
+int flows_add_rx(struct node *n, struct rx_flow *f)
+{
+    struct rx_flow **a = realloc(n->rx, (n->n_rx + 1) * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    n->rx = a;
+    n->rx[n->n_rx++] = f;
+    node_plan_changed(n);
+    return 0;
+}
+
+int flows_add_tx(struct node *n, struct tx_flow *f)
+{
+    struct tx_flow **a = realloc(n->tx, (n->n_tx + 1) * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    n->tx = a;
+    n->tx[n->n_tx++] = f;
+    node_plan_changed(n);
+    return 0;
+}
+
+static void drop_rx(struct node *n, unsigned i)
+{
+    struct rx_flow *f = n->rx[i];
+    n->rx[i] = n->rx[--n->n_rx];
+    f->dead = true;
+    if (f->refs == 0)
+        rx_free(n, f);
+    node_plan_changed(n);
+}
+
+static void drop_tx(struct node *n, unsigned i)
+{
+    struct tx_flow *f = n->tx[i];
+    n->tx[i] = n->tx[--n->n_tx];
+    f->dead = true;
+    if (f->refs == 0)
+        tx_free(f);
+    node_plan_changed(n);
+}
+
+struct plan *flows_plan(struct node *n)
+{
+    struct plan *p = calloc(1, sizeof(*p));
+    bool *fed = calloc(ENGINE_RX_SLOTS, sizeof(bool));
+
+    if (!p || !fed)
+        goto fail;
+    p->rx = calloc(n->n_rx + 1, sizeof(*p->rx));
+    p->tx = calloc(n->n_tx + 1, sizeof(*p->tx));
+    p->silence = calloc(ENGINE_RX_SLOTS, sizeof(uint32_t));
+    if (!p->rx || !p->tx || !p->silence)
+        goto fail;
+    for (unsigned i = 0; i < n->n_rx; i++) {
+        p->rx[p->n_rx++] = n->rx[i];
+        n->rx[i]->refs++;
+        if (n->rx[i]->fd >= 0)
+            continue;
+        for (unsigned c = 0; c < n->rx[i]->channels; c++) {
+            uint32_t s = n->rx[i]->slots[c] - n->engine.cfg.local_sources;
+            if (s < ENGINE_RX_SLOTS)
+                fed[s] = true;
+        }
+    }
+    for (unsigned i = 0; i < n->n_tx; i++) {
+        p->tx[p->n_tx++] = n->tx[i];
+        n->tx[i]->refs++;
+    }
+    /* Slots a flow fed until now and none feeds from this plan on: silence them. */
+    for (unsigned s = 0; s < ENGINE_RX_SLOTS; s++) {
+        if (n->fed && n->fed[s] && !fed[s])
+            p->silence[p->n_silence++] = n->engine.cfg.local_sources + s;
+    }
+    free(n->fed);
+    n->fed = fed;
+    return p;
+
+fail:
+    free(fed);
+    if (p) {
+        free(p->rx);
+        free(p->tx);
+        free(p->silence);
+    }
+    free(p);
+    return NULL;
+}
+
+void flows_free_plan(struct plan *p, void *arg)
+{
+    struct node *n = arg;
+
+    if (!p)
+        return;
+    for (unsigned i = 0; i < p->n_rx; i++)
+        if (--p->rx[i]->refs == 0 && p->rx[i]->dead)
+            rx_free(n, p->rx[i]);
+    for (unsigned i = 0; i < p->n_tx; i++)
+        if (--p->tx[i]->refs == 0 && p->tx[i]->dead)
+            tx_free(p->tx[i]);
+    free(p->rx);
+    free(p->tx);
+    free(p->silence);
+    free(p);
+}
+
+static struct flow_meta *rx_meta(const struct rx_flow *f)
+{
+    return f->owner;
+}
+
+static struct flow_meta *tx_meta(const struct tx_flow *f)
+{
+    return f->owner;
+}
+
+static bool in_list(json_t *list, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The channel names (without the node) a flow's meta lists. */
+static const char *channel_of(const json_t *full)
+{
+    const char *s = json_string_value(full);
+    const char *slash = s ? strchr(s, '/') : NULL;
+    return slash ? slash + 1 : "";
+}
+
+json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *enc_name,
+                      json_int_t packet_us)
+{
+    enum aoip_pcm_format enc;
+    struct sockaddr_in to;
+    json_t *wanted = json_array();
+
+    if (encoding_parse(enc_name, &enc) < 0)
+        enc = n->cfg->encoding;
+    if (!packet_us_valid(packet_us))
+        packet_us = n->cfg->packet_us;
+    if (!wanted)
+        return NULL;
+
+    /* Only names of this node's sources count; the rest is logged and ignored. */
+    size_t i;
+    json_t *v;
+    json_array_foreach(channels, i, v)
+    {
+        const char *name = json_string_value(v);
+        if (!name || !node_find_source(n, name, 0)) {
+            log_warn("peer %s: wants channel '%s', which this node does not have", p->name,
+                     name ? name : "(not a string)");
+            continue;
+        }
+        if (!in_list(wanted, name))
+            json_array_append_new(wanted, json_string(name));
+    }
+
+    /* Flows to p that still carry something wanted stay as they are; the rest go. */
+    json_t *covered = json_array();
+    for (unsigned k = 0; k < n->n_tx;) {
+        struct tx_flow *f = n->tx[k];
+        struct flow_meta *m = tx_meta(f);
+        if (strcmp(m->peer_id, p->id) != 0) {
+            k++;
+            continue;
+        }
+        bool any = false;
+        json_array_foreach(m->channels, i, v)
+        {
+            any = any || in_list(wanted, channel_of(v));
+        }
+        if (!any) {
+            drop_tx(n, k);
+            continue;
+        }
+        json_array_foreach(m->channels, i, v)
+        {
+            json_array_append_new(covered, json_string(channel_of(v)));
+        }
+        k++;
+    }
+
+    /* The rest is packed into new flows of as many channels as fit. */
+    uint32_t frames = cfg_frames_of_us(n->cfg, (uint32_t)packet_us);
+    size_t per_channel = aoip_pcm_bytes(enc, 1, frames);
+    unsigned per_flow = (unsigned)(ENGINE_PAYLOAD_MAX / per_channel);
+    if (per_flow > ENGINE_FLOW_CHANNELS)
+        per_flow = ENGINE_FLOW_CHANNELS;
+    bool have_address = peer_address(p, &to);
+    to.sin_port = htons(p->rtp_port);
+
+    const struct channel *pack[ENGINE_FLOW_CHANNELS];
+    unsigned npack = 0;
+    json_array_foreach(wanted, i, v)
+    {
+        const char *name = json_string_value(v);
+        if (in_list(covered, name))
+            continue;
+        pack[npack++] = node_find_source(n, name, 0);
+        bool last = i + 1 == json_array_size(wanted);
+        if (npack < per_flow && !last)
+            continue;
+        if (!have_address || per_flow == 0)
+            break;
+        struct tx_flow *f = tx_flow_new(npack, frames);
+        if (!f) {
+            log_error("peer %s: out of memory for a flow", p->name);
+            break;
+        }
+        struct flow_meta *m = tx_meta(f);
+        memcpy(&f->to, &to, sizeof(to));
+        f->to_len = sizeof(to);
+        f->encoding = enc;
+        f->payload_type = 96;
+        f->ssrc = random_u32();
+        f->seq = (uint16_t)random_u32();
+        f->ts = random_u32();
+        snprintf(m->peer_id, sizeof(m->peer_id), "%s", p->id);
+        snprintf(m->peer_name, sizeof(m->peer_name), "%s", p->name);
+        m->packet_us = (uint32_t)packet_us;
+        for (unsigned c = 0; c < npack; c++) {
+            f->bufs[c] = n->engine.src[pack[c]->index];
+            char full[2 * AOIP_NAME_MAX + 2];
+            snprintf(full, sizeof(full), "%s/%s", n->cfg->name, pack[c]->name);
+            json_array_append_new(m->channels, json_string(full));
+        }
+        if (flows_add_tx(n, f) < 0) {
+            tx_free(f);
+            break;
+        }
+        log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us", f->ssrc, p->name, npack,
+                 encoding_name(enc), (unsigned)packet_us);
+        npack = 0;
+    }
+    json_decref(covered);
+    json_decref(wanted);
+
+    json_t *list = json_array();
+    for (unsigned k = 0; k < n->n_tx; k++) {
+        struct tx_flow *f = n->tx[k];
+        struct flow_meta *m = tx_meta(f);
+        if (strcmp(m->peer_id, p->id) != 0)
+            continue;
+        json_t *names = json_array();
+        json_array_foreach(m->channels, i, v)
+        {
+            json_array_append_new(names, json_string(channel_of(v)));
+        }
+        char ssrc[9];
+        snprintf(ssrc, sizeof(ssrc), "%08" PRIx32, f->ssrc);
+        json_array_append_new(list,
+                              json_pack("{s:s, s:i, s:s, s:i, s:o}", "ssrc", ssrc, "payload_type",
+                                        f->payload_type, "encoding", encoding_name(f->encoding),
+                                        "packet_us", (int)m->packet_us, "channels", names));
+    }
+    return json_pack("{s:s, s:o}", "type", "flows.set", "flows", list);
+}
+
+static bool rx_has_ssrc(json_t *flows, uint32_t ssrc)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(flows, i, v)
+    {
+        const char *s = json_string_value(json_object_get(v, "ssrc"));
+        if (s && strtoul(s, NULL, 16) == ssrc)
+            return true;
+    }
+    return false;
+}
+
+/* One flow of a flows.set message: checked whole before anything is made of it. */
+static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v)
+{
+    const char *ssrc_s = NULL, *enc_s = NULL;
+    json_int_t pt = 0, packet_us = 0;
+    json_t *chans = NULL;
+    enum aoip_pcm_format enc;
+    char *end = NULL;
+
+    if (json_unpack(v, "{s:s, s:I, s:s, s:I, s:o}", "ssrc", &ssrc_s, "payload_type", &pt,
+                    "encoding", &enc_s, "packet_us", &packet_us, "channels", &chans) != 0 ||
+        !json_is_array(chans) || json_array_size(chans) == 0 ||
+        json_array_size(chans) > ENGINE_FLOW_CHANNELS || encoding_parse(enc_s, &enc) < 0 ||
+        pt < 0 || pt > 127 || !packet_us_valid(packet_us)) {
+        log_warn("peer %s: a flow in flows.set is malformed", p->name);
+        return NULL;
+    }
+    unsigned long ssrc = strtoul(ssrc_s, &end, 16);
+    if (!end || *end || strlen(ssrc_s) != 8) {
+        log_warn("peer %s: flow ssrc '%s' is not 8 hex digits", p->name, ssrc_s);
+        return NULL;
+    }
+
+    unsigned nch = (unsigned)json_array_size(chans);
+    struct rx_flow *f = rx_flow_new(n, nch, cfg_frames_of_us(n->cfg, n->cfg->latency_us));
+    if (!f)
+        return NULL;
+    struct flow_meta *m = rx_meta(f);
+    struct sockaddr_in from;
+    f->ssrc = (uint32_t)ssrc;
+    f->encoding = enc;
+    f->payload_type = (uint8_t)pt;
+    f->from.s_addr = peer_address(p, &from) ? from.sin_addr.s_addr : htonl(INADDR_ANY);
+    snprintf(m->peer_id, sizeof(m->peer_id), "%s", p->id);
+    snprintf(m->peer_name, sizeof(m->peer_name), "%s", p->name);
+    m->packet_us = (uint32_t)packet_us;
+    for (unsigned c = 0; c < nch; c++) {
+        const char *name = json_string_value(json_array_get(chans, c));
+        int slot = name && aoip_name_valid(name, strlen(name)) ? node_slot_get(n, p->id, name) : -1;
+        if (slot < 0) {
+            log_warn("peer %s: no rx slot for channel '%s' of flow %08lx", p->name,
+                     name ? name : "?", ssrc);
+            rx_free(n, f);
+            return NULL;
+        }
+        f->slots[c] = (uint32_t)slot;
+        char full[2 * AOIP_NAME_MAX + 2];
+        snprintf(full, sizeof(full), "%s/%s", p->name, name);
+        json_array_append_new(m->channels, json_string(full));
+    }
+    return f;
+}
+
+void flows_set_from(struct node *n, struct peer *p, json_t *flows)
+{
+    if (!json_is_array(flows)) {
+        log_warn("peer %s: flows.set without a flow list", p->name);
+        return;
+    }
+    /* Flows from p that the new set no longer lists go. */
+    for (unsigned k = 0; k < n->n_rx;) {
+        struct rx_flow *f = n->rx[k];
+        if (f->fd < 0 && strcmp(rx_meta(f)->peer_id, p->id) == 0 && !rx_has_ssrc(flows, f->ssrc))
+            drop_rx(n, k);
+        else
+            k++;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(flows, i, v)
+    {
+        const char *s = json_string_value(json_object_get(v, "ssrc"));
+        uint32_t ssrc = s ? (uint32_t)strtoul(s, NULL, 16) : 0;
+        bool have = false;
+        for (unsigned k = 0; k < n->n_rx; k++)
+            have = have || (n->rx[k]->fd < 0 && n->rx[k]->ssrc == ssrc &&
+                            strcmp(rx_meta(n->rx[k])->peer_id, p->id) == 0);
+        if (have)
+            continue;
+        struct rx_flow *f = rx_from_message(n, p, v);
+        if (!f)
+            continue;
+        if (flows_add_rx(n, f) < 0) {
+            rx_free(n, f);
+            continue;
+        }
+        log_info("flow %08" PRIx32 " from %s: %u channels of %s", f->ssrc, p->name, f->channels,
+                 encoding_name(f->encoding));
+    }
+}
+
+void flows_peer_lost(struct node *n, struct peer *p)
+{
+    for (unsigned k = 0; k < n->n_tx;) {
+        if (strcmp(tx_meta(n->tx[k])->peer_id, p->id) == 0)
+            drop_tx(n, k);
+        else
+            k++;
+    }
+}
+
+/* NTP 32.32 time to wall-clock ns since 1970. */
+static int64_t ntp_to_wall_ns(uint64_t ntp)
+{
+    int64_t sec = (int64_t)(ntp >> 32) - FLOWS_NTP_UNIX_OFFSET;
+    return sec * 1000000000 + (int64_t)(((ntp & 0xffffffffu) * 1000000000ull) >> 32);
+}
+
+/* Time from a frame leaving the sender's media clock to it leaving ours. */
+static json_t *rx_latency(const struct node *n, const struct rx_flow *f,
+                          const struct flow_counters *c)
+{
+    const struct flow_meta *m = rx_meta(f);
+    if (!m->have_sr || c->clock_wall_ns == 0 || c->packets == 0)
+        return json_null();
+    int32_t frames = (int32_t)((uint32_t)c->clock_ts - m->sr_rtp);
+    double sent_ns = (double)ntp_to_wall_ns(m->sr_ntp) + frames * 1e9 / n->cfg->sample_rate;
+    return json_real(((double)c->clock_wall_ns - sent_ns) / 1e6);
+}
+
+static double ms_of_frames(const struct node *n, double frames)
+{
+    return frames * 1000.0 / n->cfg->sample_rate;
+}
+
+static json_t *flow_json(const struct node *n, const char *dir, const struct flow_meta *m,
+                         const struct flow_counters *c, enum aoip_pcm_format enc,
+                         uint32_t packet_us, uint32_t ssrc)
+{
+    char ssrc_s[9];
+    snprintf(ssrc_s, sizeof(ssrc_s), "%08" PRIx32, ssrc);
+    return json_pack("{s:s, s:s, s:O, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "direction", dir, "peer", m->peer_name, "channels", m->channels, "encoding",
+                     encoding_name(enc), "packet_us", (int)packet_us, "ssrc", ssrc_s, "packets",
+                     (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "lost",
+                     (json_int_t)c->lost, "late", (json_int_t)c->late, "duplicates",
+                     (json_int_t)c->duplicates, "reordered", (json_int_t)c->reordered, "concealed",
+                     (json_int_t)c->concealed);
+    (void)n;
+}
+
+json_t *flows_stats(struct node *n)
+{
+    json_t *list = json_array();
+
+    for (unsigned i = 0; i < n->n_rx; i++) {
+        struct rx_flow *f = n->rx[i];
+        struct flow_counters c;
+        rx_flow_read(f, &c);
+        uint32_t ssrc = f->any_ssrc ? (uint32_t)c.ssrc : f->ssrc;
+        /* A plain RTP input's packet time is whatever its sender uses. */
+        uint32_t packet_us = rx_meta(f)->packet_us;
+        if (c.packet_frames)
+            packet_us = (uint32_t)(c.packet_frames * 1000000 / n->cfg->sample_rate);
+        json_t *o = flow_json(n, "rx", rx_meta(f), &c, f->encoding, packet_us, ssrc);
+        json_object_set_new(o, "jitter_ms", json_real(ms_of_frames(n, (double)c.jitter)));
+        json_object_set_new(o, "buffer_ms", json_real(ms_of_frames(n, (double)c.level)));
+        json_object_set_new(o, "target_ms", json_real(ms_of_frames(n, (double)c.target)));
+        json_object_set_new(o, "drift_ppm", json_real(0.0));
+        json_object_set_new(o, "latency_ms", rx_latency(n, f, &c));
+        json_object_set_new(o, "resyncs", json_integer((json_int_t)c.resyncs));
+        json_object_set_new(o, "malformed", json_integer((json_int_t)c.bad));
+        json_array_append_new(list, o);
+    }
+    for (unsigned i = 0; i < n->n_tx; i++) {
+        struct tx_flow *f = n->tx[i];
+        struct flow_meta *m = tx_meta(f);
+        struct flow_counters c;
+        tx_flow_read(f, &c);
+        c.lost = m->have_rr ? m->remote_lost : 0;
+        json_t *o = flow_json(n, "tx", m, &c, f->encoding, m->packet_us, f->ssrc);
+        json_object_set_new(o, "jitter_ms",
+                            json_real(m->have_rr ? ms_of_frames(n, m->remote_jitter) : 0.0));
+        json_object_set_new(o, "buffer_ms", json_real(0.0));
+        json_object_set_new(o, "target_ms", json_real(0.0));
+        json_object_set_new(o, "drift_ppm", json_real(0.0));
+        json_object_set_new(o, "latency_ms",
+                            m->have_latency ? json_real(m->remote_latency_ms) : json_null());
+        json_object_set_new(o, "rtt_ms", m->have_rr ? json_real(m->rtt_ms) : json_null());
+        json_array_append_new(list, o);
+    }
+    return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}}", "flows", list, "dropped", "malformed",
+                     (json_int_t)atomic_load(&n->engine.dropped_malformed), "unknown_ssrc",
+                     (json_int_t)atomic_load(&n->engine.dropped_unknown), "wrong_payload",
+                     (json_int_t)atomic_load(&n->engine.dropped_payload), "send_errors",
+                     (json_int_t)atomic_load(&n->engine.send_errors));
+}
+
+void flows_close(struct node *n)
+{
+    /* The engine has stopped: its plan is the last holder of anything. */
+    flows_free_plan(n->engine.current, n);
+    n->engine.current = NULL;
+    struct plan *pending = atomic_exchange(&n->engine.pending, NULL);
+    flows_free_plan(pending, n);
+    engine_collect(&n->engine, flows_free_plan, n);
+    while (n->n_rx)
+        drop_rx(n, n->n_rx - 1);
+    while (n->n_tx)
+        drop_tx(n, n->n_tx - 1);
+    free(n->rx);
+    free(n->tx);
+    free(n->fed);
+    n->rx = NULL;
+    n->tx = NULL;
+    n->fed = NULL;
+}

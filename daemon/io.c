@@ -1,0 +1,384 @@
+/*
+ * io.c: the node's local inputs and outputs: tones, WAV files, plain RTP.
+ *
+ * The media thread must not touch a file, so a WAV input is read ahead by
+ * the control thread into a ring the media thread drains one period at a
+ * time, and a WAV output is the same in reverse. The pumps run every tick
+ * (10 ms) and keep two seconds in the ring, so a slow disk has that long
+ * before a period goes missing (counted as an underrun or overrun).
+ *
+ * A WAV output has its header rewritten after every write (libsndfile's
+ * SFC_SET_UPDATE_HEADER_AUTO), so the file is a valid WAV while it is being
+ * recorded, and complete once the node has stopped.
+ *
+ * Plain RTP inputs and outputs are ordinary flows with a socket or a
+ * destination of their own: the same jitter buffer and stats as a peer's.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "flows.h"
+#include "log.h"
+#include "node.h"
+
+/* Seconds of audio each WAV ring holds: what a starved control thread or a slow
+ * disk may lag behind before a period is lost (counted as an overrun). */
+#define IO_RING_SECONDS 2.0
+/* Frames a pump moves per call at most. */
+#define IO_PUMP_FRAMES 4096
+/* AF41 (RFC 2597), as AES67 recommends for media; the TOS byte carries DSCP << 2. */
+#define IO_DSCP_AF41 34
+/* Socket buffers for media: a second of 64 channels of L24 at 1 ms. */
+#define IO_SOCKET_BUFFER (4 << 20)
+
+int io_media_socket(const struct sockaddr_storage *bind_to, socklen_t len, bool multicast,
+                    char *err, size_t errlen)
+{
+    int fd = socket(bind_to->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, tos = IO_DSCP_AF41 << 2, size = IO_SOCKET_BUFFER;
+
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    if (bind_to->ss_family == AF_INET)
+        setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    else
+        setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+    if (multicast)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+    if (bind(fd, (const struct sockaddr *)bind_to, len) < 0) {
+        snprintf(err, errlen, "bind: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (multicast && bind_to->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)bind_to;
+        struct ip_mreqn mr = { .imr_multiaddr = sin->sin_addr };
+        if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
+            snprintf(err, errlen, "joining the multicast group: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static bool is_multicast(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return IN_MULTICAST(ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr));
+    return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
+static int setup_tone(struct node *n, const struct cfg_io *io, struct engine_input *in)
+{
+    in->kind = INPUT_TONE;
+    in->amp = (float)pow(10.0, io->level_dbfs / 20.0);
+    in->pulse = io->wave == CFG_WAVE_PULSE;
+    in->osc_c = calloc(io->channels, sizeof(double));
+    in->osc_s = calloc(io->channels, sizeof(double));
+    in->rot_c = calloc(io->channels, sizeof(double));
+    in->rot_s = calloc(io->channels, sizeof(double));
+    if (!in->osc_c || !in->osc_s || !in->rot_c || !in->rot_s)
+        return -ENOMEM;
+    for (unsigned c = 0; c < io->channels; c++) {
+        double w = 2.0 * M_PI * io->frequency[c] / n->cfg->sample_rate;
+        in->osc_c[c] = 1.0;
+        in->osc_s[c] = 0.0;
+        in->rot_c[c] = cos(w);
+        in->rot_s[c] = sin(w);
+    }
+    return 0;
+}
+
+static int pump_open(struct node *n, const struct cfg_io *io, struct wav_pump *p, bool output,
+                     char *err, size_t errlen)
+{
+    SF_INFO info = { 0 };
+    size_t ring_frames = (size_t)(n->cfg->sample_rate * IO_RING_SECONDS);
+
+    if (output) {
+        info.samplerate = (int)n->cfg->sample_rate;
+        info.channels = (int)io->channels;
+        info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+        p->file = sf_open(io->path, SFM_WRITE, &info);
+    } else {
+        p->file = sf_open(io->path, SFM_READ, &info);
+    }
+    if (!p->file) {
+        snprintf(err, errlen, "%s %s: %s", output ? "output" : "input", io->name,
+                 sf_strerror(NULL));
+        return -1;
+    }
+    if (output) {
+        sf_command(p->file, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
+        /* Levels go to the file as they are: a sum past full scale clips, as on a console. */
+        sf_command(p->file, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    } else if ((unsigned)info.channels != io->channels ||
+               (uint32_t)info.samplerate != n->cfg->sample_rate) {
+        snprintf(err, errlen, "input %s: %s has %d channels at %d Hz; the node wants %u at %u Hz",
+                 io->name, io->path, info.channels, info.samplerate, io->channels,
+                 n->cfg->sample_rate);
+        return -1;
+    }
+    p->channels = io->channels;
+    p->loop = io->loop;
+    p->empty = !output && info.frames == 0;
+    p->output = output;
+    p->buf = calloc((size_t)IO_PUMP_FRAMES * io->channels, sizeof(float));
+    if (!p->buf || spsc_init(&p->ring, io->channels * sizeof(float), ring_frames) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void pump_run(struct wav_pump *p)
+{
+    if (!p->file)
+        return;
+    if (p->output) {
+        size_t got;
+        while ((got = spsc_read(&p->ring, p->buf, IO_PUMP_FRAMES)) > 0)
+            sf_writef_float(p->file, p->buf, (sf_count_t)got);
+        return;
+    }
+    while (!p->eof) {
+        size_t want = spsc_space(&p->ring);
+        if (want == 0)
+            return;
+        if (want > IO_PUMP_FRAMES)
+            want = IO_PUMP_FRAMES;
+        sf_count_t got = sf_readf_float(p->file, p->buf, (sf_count_t)want);
+        if (got > 0)
+            spsc_write(&p->ring, p->buf, (size_t)got);
+        /* At the end: start again, unless told not to or there is nothing to loop. */
+        if (got < (sf_count_t)want && (!p->loop || p->empty || sf_seek(p->file, 0, SEEK_SET) < 0))
+            p->eof = true;
+    }
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+        v = (uint32_t)engine_mono_ns();
+    return v;
+}
+
+/* What stats say of a plain RTP flow: "rtp:ADDRESS:PORT" and its channels. */
+static void describe_rtp(struct node *n, const struct cfg_io *io, struct flow_meta *m)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+
+    if (io->addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&io->addr;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(m->peer_name, sizeof(m->peer_name), "rtp:%s:%u", host, port);
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&io->addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+        snprintf(m->peer_name, sizeof(m->peer_name), "rtp:[%s]:%u", host, port);
+    }
+    for (unsigned c = 0; c < io->channels; c++) {
+        char full[2 * AOIP_NAME_MAX + 2];
+        snprintf(full, sizeof(full), "%s/%s", n->cfg->name, io->names[c]);
+        json_array_append_new(m->channels, json_string(full));
+    }
+    m->packet_us = io->kind == CFG_OUTPUT ? io->packet_us : 0;
+}
+
+static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
+                           struct engine_input *in, uint32_t first_slot, char *err, size_t errlen)
+{
+    char why[256];
+    int fd = io_media_socket(&io->addr, io->addr_len, is_multicast(&io->addr), why, sizeof(why));
+
+    if (fd < 0) {
+        snprintf(err, errlen, "input %s: %s", io->name, why);
+        return -1;
+    }
+    n->io.fds[i] = fd;
+    struct rx_flow *f = rx_flow_new(n, io->channels, cfg_frames_of_us(n->cfg, n->cfg->latency_us));
+    if (!f) {
+        snprintf(err, errlen, "input %s: cannot make its flow (%u channels)", io->name,
+                 io->channels);
+        return -1;
+    }
+    f->any_ssrc = true;
+    f->fd = fd;
+    f->from.s_addr = htonl(INADDR_ANY);
+    f->encoding = io->encoding;
+    f->payload_type = io->payload_type;
+    for (unsigned c = 0; c < io->channels; c++)
+        f->slots[c] = first_slot + c;
+    describe_rtp(n, io, f->owner);
+    in->kind = INPUT_RTP;
+    n->io.rtp_in[i] = f;
+    return flows_add_rx(n, f);
+}
+
+static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io, uint32_t first_dst,
+                            char *err, size_t errlen)
+{
+    uint32_t frames = cfg_frames_of_us(n->cfg, io->packet_us);
+    size_t bytes = aoip_pcm_bytes(io->encoding, io->channels, frames);
+
+    if (io->channels > ENGINE_FLOW_CHANNELS || bytes > ENGINE_PAYLOAD_MAX) {
+        snprintf(err, errlen,
+                 "output %s: %u channels of %s at %u us make %zu-byte packets; at most %d fit",
+                 io->name, io->channels, io->encoding == AOIP_PCM_L24 ? "L24" : "L16",
+                 io->packet_us, bytes, ENGINE_PAYLOAD_MAX);
+        return -1;
+    }
+    struct tx_flow *f = tx_flow_new(io->channels, frames);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(&f->to, &io->addr, io->addr_len);
+    f->to_len = io->addr_len;
+    f->encoding = io->encoding;
+    f->payload_type = io->payload_type;
+    f->ssrc = random_u32();
+    f->seq = (uint16_t)random_u32();
+    f->ts = random_u32();
+    for (unsigned c = 0; c < io->channels; c++)
+        f->bufs[c] = n->engine.dst[first_dst + c];
+    describe_rtp(n, io, f->owner);
+    n->io.rtp_out[i] = f;
+    return flows_add_tx(n, f);
+}
+
+int io_init(struct node *n, char *err, size_t errlen)
+{
+    const struct cfg *cfg = n->cfg;
+    uint32_t slot = 0, dst = 0;
+
+    n->io.inputs = calloc(cfg->n_ios + 1, sizeof(*n->io.inputs));
+    n->io.outputs = calloc(cfg->n_ios + 1, sizeof(*n->io.outputs));
+    n->io.pumps = calloc(cfg->n_ios + 1, sizeof(*n->io.pumps));
+    n->io.fds = calloc(cfg->n_ios + 1, sizeof(int));
+    n->io.rtp_in = calloc(cfg->n_ios + 1, sizeof(*n->io.rtp_in));
+    n->io.rtp_out = calloc(cfg->n_ios + 1, sizeof(*n->io.rtp_out));
+    if (!n->io.inputs || !n->io.outputs || !n->io.pumps || !n->io.fds || !n->io.rtp_in ||
+        !n->io.rtp_out) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_ios; i++)
+        n->io.fds[i] = -1;
+
+    for (size_t i = 0; i < cfg->n_ios; i++) {
+        const struct cfg_io *io = &cfg->ios[i];
+        if (io->kind == CFG_BUS) {
+            slot += io->channels;
+            dst += io->channels;
+            continue;
+        }
+        if (io->kind == CFG_INPUT) {
+            struct engine_input *in = &n->io.inputs[n->io.n_inputs++];
+            in->channels = io->channels;
+            in->first_slot = slot;
+            int rc = 0;
+            if (io->type == CFG_TYPE_TONE) {
+                rc = setup_tone(n, io, in);
+            } else if (io->type == CFG_TYPE_WAV) {
+                in->kind = INPUT_WAV;
+                rc = pump_open(n, io, &n->io.pumps[i], false, err, errlen);
+                in->ring = &n->io.pumps[i].ring;
+                in->scratch = calloc((size_t)n->period_frames * io->channels, sizeof(float));
+                if (rc == 0 && !in->scratch)
+                    rc = -ENOMEM;
+            } else {
+                rc = setup_rtp_input(n, (unsigned)i, io, in, slot, err, errlen);
+            }
+            if (rc == -ENOMEM)
+                snprintf(err, errlen, "out of memory");
+            if (rc < 0)
+                return -1;
+            slot += io->channels;
+            continue;
+        }
+        struct engine_output *out = &n->io.outputs[n->io.n_outputs++];
+        out->channels = io->channels;
+        out->first_dst = dst;
+        if (io->type == CFG_TYPE_WAV) {
+            out->kind = OUTPUT_WAV;
+            if (pump_open(n, io, &n->io.pumps[i], true, err, errlen) < 0)
+                return -1;
+            out->ring = &n->io.pumps[i].ring;
+            out->scratch = calloc((size_t)n->period_frames * io->channels, sizeof(float));
+            if (!out->scratch) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        } else if (io->type == CFG_TYPE_RTP) {
+            out->kind = OUTPUT_RTP;
+            if (setup_rtp_output(n, (unsigned)i, io, dst, err, errlen) < 0)
+                return -1;
+        } else {
+            out->kind = OUTPUT_NULL;
+        }
+        dst += io->channels;
+    }
+    /* Fill the input rings before the first period needs them. */
+    io_pump(n);
+    engine_set_io(&n->engine, n->io.inputs, n->io.n_inputs, n->io.outputs, n->io.n_outputs);
+    return 0;
+}
+
+void io_pump(struct node *n)
+{
+    for (size_t i = 0; i < n->cfg->n_ios; i++)
+        pump_run(&n->io.pumps[i]);
+}
+
+void io_close(struct node *n)
+{
+    for (size_t i = 0; n->io.pumps && i < n->cfg->n_ios; i++) {
+        struct wav_pump *p = &n->io.pumps[i];
+        if (p->file) {
+            /* What the media thread wrote last goes to the file before it closes. */
+            pump_run(p);
+            sf_close(p->file);
+        }
+        spsc_close(&p->ring);
+        free(p->buf);
+        if (n->io.fds[i] >= 0)
+            close(n->io.fds[i]);
+    }
+    for (unsigned i = 0; i < n->io.n_inputs; i++) {
+        struct engine_input *in = &n->io.inputs[i];
+        free(in->osc_c);
+        free(in->osc_s);
+        free(in->rot_c);
+        free(in->rot_s);
+        free(in->scratch);
+    }
+    for (unsigned i = 0; i < n->io.n_outputs; i++)
+        free(n->io.outputs[i].scratch);
+    free(n->io.inputs);
+    free(n->io.outputs);
+    free(n->io.pumps);
+    free(n->io.fds);
+    free(n->io.rtp_in);
+    free(n->io.rtp_out);
+    memset(&n->io, 0, sizeof(n->io));
+}

@@ -1,0 +1,264 @@
+/*
+ * node.h: one running aoipd, seen from its control thread.
+ *
+ * The node owns the libuv loop and everything on it: the control socket,
+ * the peer listener and connections, the RTCP socket, the timers. It keeps
+ * the node's model of the network (its channels, the routes into its
+ * destinations, the peers it knows and the flows to and from them) and
+ * turns every change of that model into mixer commands and a new plan for
+ * the engine. Peers are found by configuration or by their peers' gossip;
+ * nothing here cares which.
+ *
+ * Requests (from aoipctl, or forwarded by a peer) are answered through a
+ * struct request whose done callback the handler calls exactly once, now
+ * or later: a request for another node's destination waits for that node.
+ */
+#ifndef AOIPD_NODE_H
+#define AOIPD_NODE_H
+
+#include <jansson.h>
+#include <sndfile.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "aoip/control.h"
+#include "config.h"
+#include "engine.h"
+
+#define NODE_ID_LEN 16 /* hex characters of a node id */
+/* Routes into one node's destinations: a full 256-destination node with 16 sources each. */
+#define NODE_MAX_ROUTES 4096
+/* Known nodes, connections at once (peers and strangers), requests in flight. */
+#define NODE_MAX_PEERS   256
+#define NODE_MAX_CONNS   512
+#define NODE_MAX_PENDING 1024
+/* Seconds of silence after which a peer connection is dead; ping interval. */
+#define NODE_PEER_TIMEOUT_MS 5000
+#define NODE_PING_MS         1000
+/* A forwarded request with no answer after this long fails as unreachable. */
+#define NODE_REQUEST_TIMEOUT_MS 5000
+/* Protocol errors a peer connection may make before it is closed. */
+#define NODE_PEER_MAX_ERRORS 16
+/* A freed rx slot rests this long before reuse, so a fading crosspoint never
+ * mixes the next channel that lands in it. */
+#define NODE_SLOT_REST_MS 1000
+
+struct node;
+struct conn;
+
+/* A channel of this node: a source (input or bus channel) or a destination (output or bus). */
+struct channel {
+    char name[AOIP_NAME_MAX];
+    unsigned io; /* index into cfg.ios */
+    bool bus;
+    uint32_t index; /* source slot or destination buffer: the 0-based number */
+};
+
+/* A node other than this one. */
+struct peer {
+    struct node *node;
+    char id[NODE_ID_LEN + 1];
+    char name[AOIP_NAME_MAX];
+    char host[64]; /* its address as we reach it */
+    uint16_t port; /* its peer port */
+    uint16_t rtp_port;
+    uint16_t rtcp_port;
+    uint32_t sample_rate;
+    char (*sources)[AOIP_NAME_MAX];
+    unsigned n_sources;
+    char (*destinations)[AOIP_NAME_MAX];
+    unsigned n_destinations;
+    char (*buses)[AOIP_NAME_MAX];
+    unsigned n_buses;
+    struct conn *conn; /* the connection in use; NULL while lost */
+    json_t *wanted;    /* the channel list last sent in flows.want, NULL: none sent */
+};
+
+/* A route into one of this node's destinations. */
+struct route {
+    char src_node[AOIP_NAME_MAX];
+    char src_id[NODE_ID_LEN + 1]; /* "" until the source node is known */
+    char src_channel[AOIP_NAME_MAX];
+    uint32_t dst; /* destination index */
+    double gain_db;
+    bool muted;
+    int slot; /* the source slot it mixes from, -1 while unresolved */
+};
+
+/* A remote channel's place among the engine's rx slots. */
+struct rx_slot {
+    char node_id[NODE_ID_LEN + 1];
+    char channel[AOIP_NAME_MAX];
+    unsigned users;     /* routes and flows that refer to it */
+    int64_t free_since; /* monotonic ns when users fell to 0, or 0 */
+};
+
+struct request;
+typedef void (*request_done)(struct request *r, json_t *response);
+
+struct request {
+    struct node *node;
+    json_int_t id;
+    json_t *msg; /* the request object (owned) */
+    request_done done;
+    void *ctx;
+    bool from_peer; /* forwarded: never forwarded again */
+};
+
+/* A wav input's reader or a wav output's writer, driven by the control thread. */
+struct wav_pump {
+    SNDFILE *file;
+    unsigned channels;
+    bool loop, eof, output;
+    bool empty; /* an input file with no frames: nothing to loop */
+    struct spsc ring;
+    float *buf; /* pump-sized scratch, interleaved */
+};
+
+/* Local inputs and outputs as the node runs them. */
+struct node_io {
+    struct engine_input *inputs;
+    unsigned n_inputs;
+    struct engine_output *outputs;
+    unsigned n_outputs;
+    struct wav_pump *pumps;  /* one per cfg io; file == NULL when not wav */
+    int *fds;                /* rtp sockets per cfg io, -1 when none */
+    struct rx_flow **rtp_in; /* per cfg io: an rtp input's flow */
+    struct tx_flow **rtp_out;
+};
+
+struct node {
+    uv_loop_t *loop;
+    struct cfg *cfg;
+    char id[NODE_ID_LEN + 1];
+    int64_t start_ns;
+    uint32_t period_frames;
+    uint32_t rtcp_ssrc; /* this node's SSRC as an RTCP receiver */
+
+    struct channel *sources;
+    unsigned n_sources;
+    struct channel *destinations;
+    unsigned n_destinations;
+
+    struct engine engine;
+    struct node_io io;
+
+    struct route *routes;
+    unsigned n_routes;
+    struct rx_slot slots[ENGINE_RX_SLOTS];
+
+    struct peer *peers[NODE_MAX_PEERS];
+    unsigned n_peers;
+    struct conn *conns; /* every connection, a list */
+    unsigned n_conns;
+    struct target *targets; /* addresses to keep a connection to */
+
+    struct rx_flow **rx; /* live flows in, peers' and rtp inputs' */
+    unsigned n_rx;
+    struct tx_flow **tx;
+    unsigned n_tx;
+    bool plan_dirty;
+    bool *fed; /* rx slots the last plan's flows feed */
+
+    struct pending *pending; /* requests forwarded to peers */
+    uint32_t next_rid;
+
+    int rtp_fd;
+    uint16_t rtp_port;
+    uv_udp_t rtcp;
+    uint16_t rtcp_port;
+    uv_tcp_t listener;
+    uint16_t port;
+    uv_pipe_t control;
+    bool control_open;
+    uv_timer_t tick; /* 10 ms: plans, mixer commands, wav pumps */
+    uv_timer_t slow; /* 1 s: peers, RTCP, housekeeping */
+    uv_signal_t sigterm, sigint;
+    bool stopping;
+
+    uint64_t *meter_since; /* per local channel: the newest meter block read */
+
+    /* Mixer commands that did not fit the ring yet. */
+    struct mix_cmd *backlog;
+    unsigned n_backlog, cap_backlog;
+};
+
+/* node.c */
+int node_init(struct node *n, uv_loop_t *loop, struct cfg *cfg, char *err, size_t errlen);
+void node_close(struct node *n);
+/* Has the node rebuild and publish the engine's plan at the next tick. */
+void node_plan_changed(struct node *n);
+/* Send a mixer command to the engine (queued if the ring is full). */
+void node_mix(struct node *n, const struct mix_cmd *cmd);
+const struct channel *node_find_source(const struct node *n, const char *name, unsigned index);
+const struct channel *node_find_destination(const struct node *n, const char *name, unsigned index);
+/* rx slots: take one for a remote channel (refcounted), or let one go. -1 when all are used. */
+int node_slot_get(struct node *n, const char *node_id, const char *channel);
+void node_slot_put(struct node *n, int slot);
+int64_t node_now_ms(const struct node *n);
+/* Queue one line (with its newline) on a stream; takes line. Returns 0 or a libuv error. */
+int node_write_line(uv_stream_t *s, char *line, size_t len);
+/* libuv's read buffer for the line-framed streams (control socket, peers). */
+void node_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+struct peer *node_peer_by_name(struct node *n, const char *name);
+struct peer *node_peer_by_id(struct node *n, const char *id);
+
+/* routes.c: the route table, its file, and every control command. */
+int routes_load(struct node *n);
+void node_handle(struct request *r);
+/* Peers' comings and goings, for routes waiting on them. */
+void routes_peer_known(struct node *n, struct peer *p);
+/* The channels of peer p that this node's routes need. */
+json_t *routes_wanted_from(struct node *n, const struct peer *p);
+json_t *route_json(const struct node *n, const struct route *rt);
+
+/* peer.c */
+int peers_init(struct node *n, char *err, size_t errlen);
+void peers_close(struct node *n);
+void peers_tick(struct node *n);
+/* Forward a request object to peer p; done(response) is called once. */
+void peer_forward(struct node *n, struct peer *p, json_t *msg, struct request *r);
+bool peer_online(const struct peer *p);
+/* Tell p which of its channels this node needs (sends flows.want if changed). */
+void peer_update_wants(struct node *n, struct peer *p);
+/* The IPv4 address p's connection comes from. */
+bool peer_address(const struct peer *p, struct sockaddr_in *out);
+
+/* flows.c: rx and tx flows negotiated with peers. */
+void flows_set_from(struct node *n, struct peer *p, json_t *flows);
+json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *encoding,
+                      json_int_t packet_us);
+void flows_peer_lost(struct node *n, struct peer *p);
+struct plan *flows_plan(struct node *n);
+void flows_free_plan(struct plan *p, void *arg);
+json_t *flows_stats(struct node *n);
+void flows_close(struct node *n);
+int flows_add_rx(struct node *n, struct rx_flow *f);
+int flows_add_tx(struct node *n, struct tx_flow *f);
+struct rx_flow *rx_flow_new(struct node *n, unsigned channels, uint32_t latency_frames);
+struct tx_flow *tx_flow_new(unsigned channels, uint32_t packet_frames);
+
+/* io.c: local inputs and outputs. */
+int io_init(struct node *n, char *err, size_t errlen);
+/* A bound, non-blocking UDP socket for media (DSCP AF41, kernel receive timestamps). */
+int io_media_socket(const struct sockaddr_storage *bind_to, socklen_t len, bool multicast,
+                    char *err, size_t errlen);
+void io_pump(struct node *n);
+void io_close(struct node *n);
+
+/* rtcp.c */
+int rtcp_init(struct node *n, char *err, size_t errlen);
+void rtcp_tick(struct node *n);
+void rtcp_close(struct node *n);
+
+/* ctl.c */
+int ctl_init(struct node *n, char *err, size_t errlen);
+void ctl_close(struct node *n);
+
+/* state.c */
+int state_init(struct node *n, char *err, size_t errlen);
+int state_write(const struct node *n, const char *file, const char *text, size_t len);
+char *state_read(const struct node *n, const char *file, size_t *len);
+
+#endif

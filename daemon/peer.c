@@ -1,0 +1,842 @@
+/*
+ * peer.c: connections between nodes (proto/peer.md).
+ *
+ * A node keeps a connection to every node it knows of. It dials the
+ * addresses it was given (static [peer.*] entries) and the ones its peers
+ * tell it about in their hello and peers messages, and it accepts whoever
+ * dials it. Who a connection belongs to is known only after its hello;
+ * when two nodes end up with two connections, the one dialled by the node
+ * with the smaller id stays, as both sides decide the same without talking.
+ *
+ * Everything a peer sends is a stranger's input until proven otherwise:
+ * lines are bounded (aoip_linebuf), every message is checked before it is
+ * used, an unknown type is ignored, a malformed one is counted, and a peer
+ * that keeps talking nonsense, stops answering or stops reading is cut off.
+ * The node's own requests to a peer carry a deadline.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+
+/* Retry delays for a target that does not answer: 1 s, doubling to 5 s. */
+#define PEER_RETRY_FIRST_MS 1000
+#define PEER_RETRY_MAX_MS   5000
+/* Output queued to a peer that does not read: past this, it is cut off. */
+#define PEER_MAX_QUEUED (4u << 20)
+/* Channels a peer may announce in each of its lists. */
+#define PEER_MAX_CHANNELS 4096
+
+struct target {
+    char host[256];
+    uint16_t port;
+    char id[NODE_ID_LEN + 1]; /* once a hello told us */
+    bool is_static, self;
+    struct conn *conn;
+    int64_t next_try_ms;
+    unsigned backoff_ms;
+    uv_getaddrinfo_t resolve;
+    bool resolving;
+    struct node *node;
+    struct target *next;
+};
+
+struct conn {
+    struct node *node;
+    uv_tcp_t tcp;
+    struct aoip_linebuf lb;
+    bool outgoing;
+    struct target *target;
+    struct peer *peer; /* set by its hello */
+    bool hello_seen, closing;
+    int64_t last_rx_ms, last_ping_ms;
+    unsigned errors;
+    struct sockaddr_in remote;
+    char remote_text[INET_ADDRSTRLEN + 8];
+    struct conn *next;
+};
+
+struct pending {
+    uint32_t rid;
+    struct request *r;
+    char peer_id[NODE_ID_LEN + 1];
+    int64_t deadline_ms;
+    struct pending *next;
+};
+
+/* A request a peer sent us, answered later: the connection may be gone by then. */
+struct remote_ask {
+    char peer_id[NODE_ID_LEN + 1];
+    json_int_t rid;
+};
+
+static void conn_close(struct conn *c);
+static void send_hello(struct conn *c);
+
+bool peer_online(const struct peer *p)
+{
+    return p->conn && p->conn->hello_seen && !p->conn->closing &&
+           p->sample_rate == p->node->cfg->sample_rate;
+}
+
+bool peer_address(const struct peer *p, struct sockaddr_in *out)
+{
+    if (!p->conn)
+        return false;
+    *out = p->conn->remote;
+    return true;
+}
+
+static void conn_send(struct conn *c, json_t *msg)
+{
+    size_t len = 0;
+    char *line = msg ? aoip_control_dump(msg, &len) : NULL;
+
+    json_decref(msg);
+    if (!line || c->closing) {
+        free(line);
+        return;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > PEER_MAX_QUEUED) {
+        log_warn("peer %s: does not read what it is sent; disconnecting", c->remote_text);
+        free(line);
+        conn_close(c);
+        return;
+    }
+    if (node_write_line((uv_stream_t *)&c->tcp, line, len) < 0)
+        conn_close(c);
+}
+
+static void peer_send(struct peer *p, json_t *msg)
+{
+    if (p->conn)
+        conn_send(p->conn, msg);
+    else
+        json_decref(msg);
+}
+
+static json_t *known_peers(struct node *n, const struct peer *except)
+{
+    json_t *list = json_array();
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        struct peer *p = n->peers[i];
+        if (p == except || !peer_online(p))
+            continue;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "id", p->id, "name", p->name,
+                                              "address", p->host, "port", (int)p->port));
+    }
+    return list;
+}
+
+static void gossip(struct node *n)
+{
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        struct peer *p = n->peers[i];
+        if (peer_online(p))
+            peer_send(p, json_pack("{s:s, s:o}", "type", "peers", "peers", known_peers(n, p)));
+    }
+}
+
+static void send_hello(struct conn *c)
+{
+    struct node *n = c->node;
+    json_t *src = json_array(), *dst = json_array(), *bus = json_array();
+
+    for (unsigned i = 0; i < n->n_sources; i++) {
+        json_array_append_new(src, json_string(n->sources[i].name));
+        if (n->sources[i].bus)
+            json_array_append_new(bus, json_string(n->sources[i].name));
+    }
+    for (unsigned i = 0; i < n->n_destinations; i++)
+        json_array_append_new(dst, json_string(n->destinations[i].name));
+    conn_send(c, json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "type",
+                           "hello", "v", 1, "id", n->id, "name", n->cfg->name, "port", (int)n->port,
+                           "rtp_port", (int)n->rtp_port, "rtcp_port", (int)n->rtcp_port,
+                           "sample_rate", (int)n->cfg->sample_rate, "sources", src, "destinations",
+                           dst, "buses", bus, "peers", known_peers(n, NULL)));
+}
+
+/* ---- requests forwarded to peers ---------------------------------------- */
+
+static void finish_pending(struct node *n, struct pending *pd, json_t *response)
+{
+    struct pending **pp = &n->pending;
+    while (*pp && *pp != pd)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = pd->next;
+    struct request *r = pd->r;
+    free(pd);
+    r->done(r, response);
+}
+
+static void fail_pending(struct node *n, struct pending *pd, const char *why)
+{
+    finish_pending(n, pd, aoip_control_fail(pd->r->id, AOIP_CODE_UNREACHABLE, "%s", why));
+}
+
+void peer_forward(struct node *n, struct peer *p, json_t *msg, struct request *r)
+{
+    struct pending *pd = calloc(1, sizeof(*pd));
+    json_t *out = json_deep_copy(msg);
+
+    json_decref(msg);
+    if (!pd || !out || !peer_online(p)) {
+        free(pd);
+        json_decref(out);
+        r->done(r, aoip_control_fail(r->id, AOIP_CODE_UNREACHABLE, "node '%s' is not connected",
+                                     p->name));
+        return;
+    }
+    pd->rid = ++n->next_rid;
+    pd->r = r;
+    snprintf(pd->peer_id, sizeof(pd->peer_id), "%s", p->id);
+    pd->deadline_ms = node_now_ms(n) + NODE_REQUEST_TIMEOUT_MS;
+    pd->next = n->pending;
+    n->pending = pd;
+    json_object_del(out, "id");
+    json_object_set_new(out, "type", json_string("request"));
+    json_object_set_new(out, "rid", json_integer(pd->rid));
+    peer_send(p, out);
+}
+
+static void on_reply(struct conn *c, json_t *msg)
+{
+    struct node *n = c->node;
+    json_t *rid = json_object_get(msg, "rid");
+
+    for (struct pending *pd = n->pending; pd; pd = pd->next) {
+        if (!json_is_integer(rid) || pd->rid != json_integer_value(rid) ||
+            strcmp(pd->peer_id, c->peer->id) != 0)
+            continue;
+        /* The answer goes back in the control protocol's shape, under the asker's id. */
+        json_t *response = json_deep_copy(msg);
+        json_object_del(response, "type");
+        json_object_del(response, "rid");
+        json_object_set_new(response, "id", json_integer(pd->r->id));
+        if (!json_is_boolean(json_object_get(response, "ok"))) {
+            json_decref(response);
+            response = aoip_control_fail(pd->r->id, AOIP_CODE_UNREACHABLE,
+                                         "node '%s' answered nonsense", c->peer->name);
+        }
+        finish_pending(n, pd, response);
+        return;
+    }
+}
+
+static void remote_done(struct request *r, json_t *response)
+{
+    struct remote_ask *ask = r->ctx;
+    struct peer *p = node_peer_by_id(r->node, ask->peer_id);
+
+    if (p && p->conn) {
+        json_object_del(response, "id");
+        json_object_set_new(response, "type", json_string("reply"));
+        json_object_set_new(response, "rid", json_integer(ask->rid));
+        peer_send(p, response);
+    } else {
+        json_decref(response);
+    }
+    json_decref(r->msg);
+    free(ask);
+    free(r);
+}
+
+static void on_request(struct conn *c, json_t *msg)
+{
+    struct request *r = calloc(1, sizeof(*r));
+    struct remote_ask *ask = calloc(1, sizeof(*ask));
+    json_t *rid = json_object_get(msg, "rid");
+
+    if (!r || !ask || !json_is_integer(rid)) {
+        free(r);
+        free(ask);
+        c->errors++;
+        return;
+    }
+    snprintf(ask->peer_id, sizeof(ask->peer_id), "%s", c->peer->id);
+    ask->rid = json_integer_value(rid);
+    r->node = c->node;
+    r->msg = json_deep_copy(msg);
+    json_object_del(r->msg, "type");
+    json_object_del(r->msg, "rid");
+    r->done = remote_done;
+    r->ctx = ask;
+    r->from_peer = true;
+    node_handle(r);
+}
+
+/* ---- who is who ----------------------------------------------------------- */
+
+static struct target *target_find(struct node *n, const char *host, uint16_t port)
+{
+    for (struct target *t = n->targets; t; t = t->next)
+        if (t->port == port && strcmp(t->host, host) == 0)
+            return t;
+    return NULL;
+}
+
+static struct target *target_add(struct node *n, const char *host, uint16_t port, bool is_static)
+{
+    struct target *t = target_find(n, host, port);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    snprintf(t->host, sizeof(t->host), "%s", host);
+    t->port = port;
+    t->is_static = is_static;
+    t->node = n;
+    t->next = n->targets;
+    n->targets = t;
+    return t;
+}
+
+/* Parse a list of channel names from a hello; NULL list and 0 count when absent. */
+static int take_names(json_t *v, char (**out)[AOIP_NAME_MAX], unsigned *count)
+{
+    size_t i, n = json_array_size(v);
+    json_t *e;
+
+    if (!json_is_array(v) || n > PEER_MAX_CHANNELS)
+        return -1;
+    char(*names)[AOIP_NAME_MAX] = calloc(n + 1, AOIP_NAME_MAX);
+    if (!names)
+        return -1;
+    json_array_foreach(v, i, e)
+    {
+        const char *s = json_string_value(e);
+        if (!s || !aoip_name_valid(s, strlen(s))) {
+            free(names);
+            return -1;
+        }
+        snprintf(names[i], AOIP_NAME_MAX, "%s", s);
+    }
+    free(*out);
+    *out = names;
+    *count = (unsigned)n;
+    return 0;
+}
+
+static bool valid_id(const char *s)
+{
+    return s && strlen(s) == NODE_ID_LEN && strspn(s, "0123456789abcdef") == NODE_ID_LEN;
+}
+
+static void learn_peers(struct node *n, json_t *list)
+{
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(list))
+        return;
+    json_array_foreach(list, i, v)
+    {
+        const char *id = NULL, *address = NULL;
+        json_int_t port = 0;
+        struct in_addr a;
+        if (i >= NODE_MAX_PEERS)
+            break;
+        if (json_unpack(v, "{s:s, s:s, s:I}", "id", &id, "address", &address, "port", &port) != 0 ||
+            !valid_id(id) || port <= 0 || port > 65535 || inet_pton(AF_INET, address, &a) != 1)
+            continue;
+        if (strcmp(id, n->id) == 0)
+            continue;
+        struct peer *p = node_peer_by_id(n, id);
+        if (p && p->conn)
+            continue;
+        struct target *t = target_add(n, address, (uint16_t)port, false);
+        if (t && !t->id[0])
+            snprintf(t->id, sizeof(t->id), "%s", id);
+    }
+}
+
+/* The connection that stays when a peer has two: the one dialled by the smaller id. */
+static bool keeps(const struct node *n, const struct conn *a, const struct conn *b)
+{
+    const char *ia = a->outgoing ? n->id : a->peer->id;
+    const char *ib = b->outgoing ? n->id : b->peer->id;
+    /* The same dialler twice (two addresses of one node): the older stays. */
+    return strcmp(ia, ib) <= 0;
+}
+
+static void peer_became_online(struct node *n, struct peer *p)
+{
+    log_info("peer %s (%s) online at %s:%u", p->name, p->id, p->host, p->port);
+    gossip(n);
+    routes_peer_known(n, p);
+}
+
+static void on_hello(struct conn *c, json_t *msg)
+{
+    struct node *n = c->node;
+    const char *id = NULL, *name = NULL;
+    json_int_t v = 0, port = 0, rtp = 0, rtcp = 0, rate = 0;
+
+    if (json_unpack(msg, "{s:I, s:s, s:s, s:I, s:I, s:I, s:I}", "v", &v, "id", &id, "name", &name,
+                    "port", &port, "rtp_port", &rtp, "rtcp_port", &rtcp, "sample_rate",
+                    &rate) != 0 ||
+        v != 1 || !valid_id(id) || !aoip_name_valid(name, strlen(name)) || port < 0 ||
+        port > 65535 || rtp < 0 || rtp > 65535 || rtcp < 0 || rtcp > 65535 || rate <= 0) {
+        log_warn("peer %s: malformed hello; disconnecting", c->remote_text);
+        conn_close(c);
+        return;
+    }
+    if (strcmp(id, n->id) == 0) {
+        /* Our own address, learnt from someone's gossip: never dial it again. */
+        if (c->target)
+            c->target->self = true;
+        conn_close(c);
+        return;
+    }
+    struct peer *p = node_peer_by_id(n, id);
+    if (!p) {
+        if (n->n_peers == NODE_MAX_PEERS) {
+            log_warn("peer %s: %d nodes known already, the limit; disconnecting", name,
+                     NODE_MAX_PEERS);
+            conn_close(c);
+            return;
+        }
+        p = calloc(1, sizeof(*p));
+        if (!p) {
+            conn_close(c);
+            return;
+        }
+        p->node = n;
+        snprintf(p->id, sizeof(p->id), "%s", id);
+        n->peers[n->n_peers++] = p;
+    }
+    if (take_names(json_object_get(msg, "sources"), &p->sources, &p->n_sources) < 0 ||
+        take_names(json_object_get(msg, "destinations"), &p->destinations, &p->n_destinations) <
+            0 ||
+        take_names(json_object_get(msg, "buses"), &p->buses, &p->n_buses) < 0) {
+        log_warn("peer %s: hello with malformed channel lists; disconnecting", name);
+        conn_close(c);
+        return;
+    }
+    if (strcmp(p->name, name) != 0 && p->name[0])
+        log_info("peer %s is now called %s", p->name, name);
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->rtp_port = (uint16_t)rtp;
+    p->rtcp_port = (uint16_t)rtcp;
+    p->sample_rate = (uint32_t)rate;
+    c->peer = p;
+    c->hello_seen = true;
+    if (c->target)
+        snprintf(c->target->id, sizeof(c->target->id), "%s", id);
+
+    if (p->conn && p->conn != c && !p->conn->closing) {
+        struct conn *old = p->conn;
+        if (keeps(n, old, c)) {
+            c->peer = NULL;
+            conn_close(c);
+            return;
+        }
+        old->peer = NULL; /* not a loss: the peer stays online through c */
+        p->conn = c;
+        conn_close(old);
+    }
+    bool was_online = peer_online(p);
+    p->conn = c;
+    snprintf(p->host, sizeof(p->host), "%s", inet_ntoa(c->remote.sin_addr));
+    p->port = (uint16_t)port;
+    /* Either side may have to call the other again after a loss: remember the way. */
+    if (p->port) {
+        struct target *t = target_add(n, p->host, p->port, false);
+        if (t && !t->id[0])
+            snprintf(t->id, sizeof(t->id), "%s", p->id);
+    }
+    learn_peers(n, json_object_get(msg, "peers"));
+    if (p->sample_rate != n->cfg->sample_rate) {
+        log_warn("peer %s runs at %u Hz, this node at %u Hz: not used", p->name, p->sample_rate,
+                 n->cfg->sample_rate);
+        return;
+    }
+    if (!was_online)
+        peer_became_online(n, p);
+}
+
+void peer_update_wants(struct node *n, struct peer *p)
+{
+    if (!peer_online(p))
+        return;
+    json_t *want = routes_wanted_from(n, p);
+    if ((p->wanted && json_equal(want, p->wanted)) || (!p->wanted && json_array_size(want) == 0)) {
+        json_decref(want);
+        return;
+    }
+    json_decref(p->wanted);
+    p->wanted = json_incref(want);
+    peer_send(p, json_pack("{s:s, s:o, s:s, s:i}", "type", "flows.want", "channels", want,
+                           "encoding", n->cfg->encoding == AOIP_PCM_L16 ? "L16" : "L24",
+                           "packet_us", (int)n->cfg->packet_us));
+}
+
+static void on_message(struct conn *c, json_t *msg)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+
+    if (!type) {
+        c->errors++;
+        return;
+    }
+    if (strcmp(type, "hello") == 0) {
+        on_hello(c, msg);
+        return;
+    }
+    if (!c->hello_seen || !c->peer) {
+        c->errors++;
+        return;
+    }
+    struct node *n = c->node;
+    if (strcmp(type, "ping") == 0) {
+        json_t *t = json_object_get(msg, "t");
+        conn_send(c, json_pack("{s:s, s:O}", "type", "pong", "t", t ? t : json_null()));
+    } else if (strcmp(type, "peers") == 0) {
+        learn_peers(n, json_object_get(msg, "peers"));
+    } else if (strcmp(type, "request") == 0) {
+        on_request(c, msg);
+    } else if (strcmp(type, "reply") == 0) {
+        on_reply(c, msg);
+    } else if (strcmp(type, "flows.want") == 0) {
+        json_t *chans = json_object_get(msg, "channels");
+        json_t *enc = json_object_get(msg, "encoding"), *us = json_object_get(msg, "packet_us");
+        if (!json_is_array(chans) || json_array_size(chans) > PEER_MAX_CHANNELS) {
+            c->errors++;
+            return;
+        }
+        json_t *set = flows_want_by(n, c->peer, chans, json_string_value(enc),
+                                    json_is_integer(us) ? json_integer_value(us) : 0);
+        if (set)
+            conn_send(c, set);
+    } else if (strcmp(type, "flows.set") == 0) {
+        flows_set_from(n, c->peer, json_object_get(msg, "flows"));
+    }
+    /* pong, and types of later versions: nothing to do. */
+}
+
+static int on_line(void *arg, char *line, size_t len)
+{
+    struct conn *c = arg;
+    char why[160];
+
+    if (!line) {
+        log_warn("peer %s: a line longer than %d bytes", c->remote_text, AOIP_CONTROL_MAX_LINE);
+        c->errors++;
+    } else if (len > 0) {
+        json_t *msg = aoip_control_parse(line, len, why, sizeof(why));
+        if (msg)
+            on_message(c, msg);
+        else
+            c->errors++;
+        json_decref(msg);
+    }
+    if (c->closing)
+        return 1;
+    if (c->errors >= NODE_PEER_MAX_ERRORS) {
+        log_warn("peer %s: %u protocol errors; disconnecting", c->remote_text, c->errors);
+        conn_close(c);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = s->data;
+
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->last_rx_ms = node_now_ms(c->node);
+    aoip_linebuf_feed(&c->lb, buf->base, (size_t)nread, on_line, c);
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void on_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    aoip_linebuf_close(&c->lb);
+    free(c);
+}
+
+static void peer_lost(struct node *n, struct peer *p)
+{
+    log_info("peer %s (%s) lost", p->name, p->id);
+    flows_peer_lost(n, p);
+    json_decref(p->wanted);
+    p->wanted = NULL;
+    for (struct pending *pd = n->pending; pd;) {
+        struct pending *next = pd->next;
+        if (strcmp(pd->peer_id, p->id) == 0)
+            fail_pending(n, pd, "the node went away before it answered");
+        pd = next;
+    }
+    gossip(n);
+}
+
+static void conn_close(struct conn *c)
+{
+    struct node *n = c->node;
+
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct conn **pp = &n->conns;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+    n->n_conns--;
+    if (c->target) {
+        c->target->conn = NULL;
+        c->target->next_try_ms = node_now_ms(n) + c->target->backoff_ms;
+    }
+    struct peer *p = c->peer;
+    if (p && p->conn == c) {
+        bool was = p->sample_rate == n->cfg->sample_rate && c->hello_seen;
+        p->conn = NULL;
+        if (was)
+            peer_lost(n, p);
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static struct conn *conn_new(struct node *n)
+{
+    if (n->n_conns >= NODE_MAX_CONNS)
+        return NULL;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (aoip_linebuf_init(&c->lb, AOIP_CONTROL_MAX_LINE) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->node = n;
+    c->last_rx_ms = c->last_ping_ms = node_now_ms(n);
+    uv_tcp_init(n->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = n->conns;
+    n->conns = c;
+    n->n_conns++;
+    return c;
+}
+
+static void conn_started(struct conn *c)
+{
+    int len = sizeof(c->remote);
+    struct sockaddr_storage ss;
+
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET)
+        memcpy(&c->remote, &ss, sizeof(c->remote));
+    snprintf(c->remote_text, sizeof(c->remote_text), "%s:%u", inet_ntoa(c->remote.sin_addr),
+             ntohs(c->remote.sin_port));
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, node_read_alloc, on_read);
+    send_hello(c);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct conn *c = req->data;
+    free(req);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        if (c->target) {
+            log_debug("peer %s:%u: %s", c->target->host, c->target->port, uv_strerror(status));
+            c->target->backoff_ms =
+                c->target->backoff_ms ? c->target->backoff_ms * 2 : PEER_RETRY_FIRST_MS;
+            if (c->target->backoff_ms > PEER_RETRY_MAX_MS)
+                c->target->backoff_ms = PEER_RETRY_MAX_MS;
+        }
+        conn_close(c);
+        return;
+    }
+    if (c->target)
+        c->target->backoff_ms = PEER_RETRY_FIRST_MS;
+    conn_started(c);
+}
+
+static void dial(struct target *t, const struct sockaddr_in *addr)
+{
+    struct node *n = t->node;
+    struct conn *c = conn_new(n);
+    uv_connect_t *req = malloc(sizeof(*req));
+
+    if (!c || !req) {
+        free(req);
+        if (c)
+            conn_close(c);
+        return;
+    }
+    c->outgoing = true;
+    c->target = t;
+    t->conn = c;
+    req->data = c;
+    if (uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)addr, on_connect) < 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct target *t = req->data;
+    t->resolving = false;
+    if (!t->node) {
+        /* The node stopped while the name was being looked up. */
+        uv_freeaddrinfo(res);
+        free(t);
+        return;
+    }
+    if (status == 0 && res && res->ai_family == AF_INET) {
+        struct sockaddr_in a;
+        memcpy(&a, res->ai_addr, sizeof(a));
+        a.sin_port = htons(t->port);
+        dial(t, &a);
+    } else {
+        log_debug("peer %s: cannot resolve: %s", t->host, uv_strerror(status));
+        t->next_try_ms = node_now_ms(t->node) + PEER_RETRY_MAX_MS;
+    }
+    uv_freeaddrinfo(res);
+}
+
+static void target_try(struct node *n, struct target *t)
+{
+    struct sockaddr_in a;
+
+    if (t->self || t->conn || t->resolving || node_now_ms(n) < t->next_try_ms)
+        return;
+    /* Connected to that node some other way: no need to dial. */
+    struct peer *p = t->id[0] ? node_peer_by_id(n, t->id) : NULL;
+    if (p && p->conn)
+        return;
+    t->next_try_ms = node_now_ms(n) + PEER_RETRY_FIRST_MS;
+    if (uv_ip4_addr(t->host, t->port, &a) == 0) {
+        dial(t, &a);
+        return;
+    }
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+    t->resolve.data = t;
+    if (uv_getaddrinfo(n->loop, &t->resolve, on_resolved, t->host, NULL, &hints) == 0)
+        t->resolving = true;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct node *n = server->data;
+    if (status < 0)
+        return;
+    struct conn *c = conn_new(n);
+    if (!c) {
+        /* Over the limit: accept and drop, so the backlog does not fill. */
+        uv_tcp_t *drop = malloc(sizeof(*drop));
+        if (drop && uv_tcp_init(n->loop, drop) == 0 && uv_accept(server, (uv_stream_t *)drop) == 0)
+            uv_close((uv_handle_t *)drop, (uv_close_cb)free);
+        else
+            free(drop);
+        return;
+    }
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_started(c);
+}
+
+int peers_init(struct node *n, char *err, size_t errlen)
+{
+    struct sockaddr_in a;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), rc;
+
+    uv_tcp_init(n->loop, &n->listener);
+    n->listener.data = n;
+    uv_ip4_addr("0.0.0.0", n->cfg->port, &a);
+    rc = uv_tcp_bind(&n->listener, (const struct sockaddr *)&a, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&n->listener, 64, on_connection);
+    if (rc < 0) {
+        snprintf(err, errlen, "port %u: %s", n->cfg->port, uv_strerror(rc));
+        return -1;
+    }
+    if (uv_tcp_getsockname(&n->listener, (struct sockaddr *)&ss, &len) == 0)
+        n->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    for (size_t i = 0; i < n->cfg->n_peers; i++) {
+        const struct cfg_peer *cp = &n->cfg->peers[i];
+        if (!target_add(n, cp->host, cp->port, true)) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    peers_tick(n);
+    return 0;
+}
+
+void peers_tick(struct node *n)
+{
+    int64_t now = node_now_ms(n);
+
+    for (struct conn *c = n->conns, *next; c; c = next) {
+        next = c->next;
+        if (now - c->last_rx_ms > NODE_PEER_TIMEOUT_MS) {
+            log_info("peer %s: silent for %d s; disconnecting",
+                     c->peer ? c->peer->name : c->remote_text, NODE_PEER_TIMEOUT_MS / 1000);
+            conn_close(c);
+            continue;
+        }
+        if (c->hello_seen && now - c->last_ping_ms >= NODE_PING_MS) {
+            c->last_ping_ms = now;
+            conn_send(c, json_pack("{s:s, s:I}", "type", "ping", "t", (json_int_t)now));
+        }
+    }
+    for (struct pending *pd = n->pending, *next; pd; pd = next) {
+        next = pd->next;
+        if (now >= pd->deadline_ms)
+            fail_pending(n, pd, "the node did not answer in time");
+    }
+    for (struct target *t = n->targets; t; t = t->next)
+        target_try(n, t);
+}
+
+void peers_close(struct node *n)
+{
+    while (n->pending)
+        fail_pending(n, n->pending, "the node is stopping");
+    while (n->conns) {
+        struct conn *c = n->conns;
+        c->peer = NULL; /* no loss handling on the way out */
+        conn_close(c);
+    }
+    if (n->listener.loop)
+        uv_close((uv_handle_t *)&n->listener, NULL);
+    for (struct target *t = n->targets, *next; t; t = next) {
+        next = t->next;
+        if (t->resolving) {
+            /* Freed by its callback, which the loop still runs. */
+            t->node = NULL;
+            uv_cancel((uv_req_t *)&t->resolve);
+            continue;
+        }
+        free(t);
+    }
+    n->targets = NULL;
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        struct peer *p = n->peers[i];
+        free(p->sources);
+        free(p->destinations);
+        free(p->buses);
+        json_decref(p->wanted);
+        free(p);
+    }
+    n->n_peers = 0;
+}

@@ -1,0 +1,161 @@
+# lib.sh: what every integration test shares. Sourced, never run.
+#
+# A test starts real aoipd processes on loopback, each with its own state
+# directory, control socket and ports (port 0: the kernel picks), drives
+# them only through aoipctl, as a user would, and analyses what they record
+# with aoip-wavcheck. Everything it starts is stopped by PID when it ends,
+# passed or failed; logs are printed when it fails.
+#
+# The binaries come from ctest through the environment: AOIPD, AOIPCTL,
+# WAVCHECK, NOISE. AOIP_IT_KEEP=1 keeps the test's directory (configs,
+# logs, recordings) for a look after it ran.
+
+set -euo pipefail
+
+: "${AOIPD:?}" "${AOIPCTL:?}" "${WAVCHECK:?}"
+
+it_dir=$(mktemp -d "${TMPDIR:-/tmp}/aoip-it.XXXXXX")
+it_pids=()  # helpers (GStreamer, ...): stopped, their status ignored
+it_nodes=() # aoipd: each must exit 0 on SIGTERM (sanitizers report through it)
+it_name=$(basename "$0" .sh)
+
+it_cleanup() {
+	local rc=$? pid st
+	for pid in "${it_pids[@]}" "${it_nodes[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${it_pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	for pid in "${it_nodes[@]}"; do
+		st=0
+		wait "$pid" 2>/dev/null || st=$?
+		# 127: already waited for by node_stop.
+		if [ "$st" -ne 0 ] && [ "$st" -ne 127 ] && [ "$rc" -eq 0 ]; then
+			echo "FAIL: aoipd $pid exited with status $st on SIGTERM" >&2
+			rc=1
+		fi
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		echo "== $it_name failed (exit $rc); logs:" >&2
+		for f in "$it_dir"/*.log; do
+			[ -f "$f" ] || continue
+			echo "-- ${f##*/}" >&2
+			tail -n 40 "$f" >&2
+		done
+	fi
+	if [ -n "${AOIP_IT_KEEP:-}" ]; then
+		echo "kept $it_dir" >&2
+	else
+		rm -rf "$it_dir"
+	fi
+	exit "$rc"
+}
+trap it_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# ctl NODE ARGS...: aoipctl against NODE's control socket.
+ctl() {
+	local node=$1
+	shift
+	"$AOIPCTL" -s "$it_dir/$node.sock" "$@"
+}
+
+# wait_until SECONDS CMD...: retry CMD every 100 ms until it succeeds.
+wait_until() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# node_conf NAME BODY: write NAME's config; [node] basics come first, BODY after.
+# Extra [node] keys go in NODE_EXTRA (one per line).
+node_conf() {
+	local name=$1 body=$2
+	cat >"$it_dir/$name.conf" <<-CONF
+		[node]
+		name = $name
+		state_dir = $it_dir/$name.state
+		control = $it_dir/$name.sock
+		port = ${NODE_PORT:-0}
+		latency_us = ${NODE_LATENCY_US:-10000}
+		${NODE_EXTRA:-}
+
+		$body
+	CONF
+}
+
+# node_start NAME: start NAME from its config, wait for its control socket.
+node_start() {
+	local name=$1
+	"$AOIPD" --config "$it_dir/$name.conf" >>"$it_dir/$name.log" 2>&1 &
+	local pid=$!
+	it_nodes+=("$pid")
+	eval "pid_$name=$pid"
+	wait_until 10 ctl "$name" status || fail "$name did not start"
+}
+
+# node_pid NAME
+node_pid() {
+	eval "echo \$pid_$1"
+}
+
+# node_port NAME: the peer port NAME listens on.
+node_port() {
+	ctl "$1" --json status | sed -n 's/.*"port": *\([0-9]*\).*/\1/p' | head -n 1
+}
+
+# node_stop NAME: SIGTERM, and it must be gone within a second.
+node_stop() {
+	local name=$1 pid i
+	pid=$(node_pid "$name")
+	kill -TERM "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -0 "$pid" 2>/dev/null && fail "$name still running 1 s after SIGTERM"
+	wait "$pid" || fail "$name exited with status $? after SIGTERM"
+}
+
+# online NODE PEER: NODE sees PEER online.
+online() {
+	ctl "$1" nodes | grep -E "^\s*$2\s" | grep -q online
+}
+
+# lost NODE PEER: NODE sees PEER lost.
+lost() {
+	ctl "$1" nodes | grep -E "^\s*$2\s" | grep -q lost
+}
+
+# rx_packets NODE: packets its rx flows have received, all together.
+rx_packets() {
+	ctl "$1" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*' |
+		grep -o '"packets":[0-9]*' | awk -F: '{s += $2} END {print s + 0}'
+}
+
+# rx_over NODE N: NODE's rx flows have received more than N packets.
+rx_over() {
+	[ "$(rx_packets "$1")" -gt "$2" ]
+}
+
+# rss_kb PID
+rss_kb() {
+	sed -n 's/^VmRSS:\s*\([0-9]*\) kB/\1/p' "/proc/$1/status"
+}
