@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +66,18 @@ static AOIP_RT void take_plan(struct engine *e)
     e->current = p;
     for (unsigned i = 0; i < p->n_silence; i++)
         memset(e->src[p->silence[i]], 0, e->cfg.period_frames * sizeof(float));
+    /* New flows join the timeline of the flows they replace before any of
+     * their packets is taken: this period both play the same frames. */
+    for (unsigned i = 0; i < p->n_rx; i++) {
+        struct rx_flow *f = p->rx[i];
+        if (!f->align_to || f->aligned)
+            continue;
+        struct aoip_jitter_stats js;
+        aoip_jitter_get_stats(f->align_to->jb, &js);
+        if (js.received > 0)
+            aoip_jitter_expect(f->jb, f->ssrc, js.next_timestamp);
+        f->aligned = true;
+    }
 }
 
 static AOIP_RT void apply_commands(struct engine *e)
@@ -255,7 +268,9 @@ static AOIP_RT void pull_rx(struct engine *e, const struct plan *p, int64_t wall
         struct rx_flow *f = p->rx[i];
         for (unsigned c = 0; c < f->channels; c++)
             outs[c] = e->src[f->slots[c]];
-        aoip_jitter_pull(f->jb, outs, e->missing, e->cfg.period_frames);
+        uint32_t missing = aoip_jitter_pull(f->jb, outs, e->missing, e->cfg.period_frames);
+        if (missing < e->cfg.period_frames)
+            f->rt.playing = 1;
 
         struct aoip_jitter_stats js;
         aoip_jitter_get_stats(f->jb, &js);
@@ -347,6 +362,11 @@ static AOIP_RT void send_flow(struct engine *e, struct sender *s, struct tx_flow
     uint32_t frames = e->cfg.period_frames, off = 0;
     const float *planes[ENGINE_FLOW_CHANNELS];
 
+    if (!f->started) {
+        f->ts = e->ts_base + (uint32_t)(e->period_count * frames);
+        f->fill = 0;
+        f->started = true;
+    }
     f->rt.clock_ts = f->ts + f->fill;
     f->rt.clock_wall_ns = wall;
     while (off < frames) {
@@ -536,6 +556,8 @@ int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd)
         e->dst[0] = e->decode;
     atomic_init(&e->pending, NULL);
     atomic_init(&e->running, false);
+    if (getrandom(&e->ts_base, sizeof(e->ts_base), 0) != sizeof(e->ts_base))
+        e->ts_base = (uint32_t)engine_mono_ns();
     return 0;
 
 fail:

@@ -84,6 +84,7 @@ struct flow_counters {
     int64_t clock_wall_ns;
     uint64_t seq;           /* tx: next sequence number; rx: highest extended seq seen */
     uint64_t packet_frames; /* frames in the last packet sent or taken */
+    uint64_t playing;       /* rx: 1 once a period played audio from a packet */
 };
 
 SEQLOCK_DECLARE(flow_snapshot, SEQLOCK_WORDS(struct flow_counters));
@@ -100,10 +101,16 @@ struct rx_flow {
     unsigned channels;
     uint32_t slots[ENGINE_FLOW_CHANNELS]; /* source slot each channel plays into */
     struct aoip_jitter *jb;
+    /* A flow from the same sender already playing, whose timeline this one
+     * joins (aoip_jitter_expect) when it enters a plan: it replaces flows of
+     * that sender without a step. Used once, in the plan that brings this
+     * flow in, which holds align_to too. */
+    struct rx_flow *align_to;
 
     /* rt: the media thread's own. */
     struct aoip_rtp_jitter ia;
     struct flow_counters rt;
+    bool aligned;
 
     struct flow_snapshot pub;
 
@@ -126,6 +133,7 @@ struct tx_flow {
     uint32_t ssrc;
 
     /* rt */
+    bool started; /* its timestamps have been put on the node's timeline */
     uint16_t seq;
     uint32_t ts;
     uint32_t fill;   /* frames staged towards the next packet */
@@ -141,7 +149,11 @@ struct tx_flow {
     void *owner;
 };
 
-/* What the media thread runs: immutable once published. */
+/*
+ * What the media thread runs: immutable once published. Rx flows that
+ * replace others come before the ones they replace: both write the same
+ * slots, and the replaced flow (still complete) must write last.
+ */
 struct plan {
     unsigned n_rx;
     struct rx_flow **rx;
@@ -256,6 +268,10 @@ struct engine {
     uint8_t *missing;      /* period_frames */
     struct sender *sender; /* the period's outgoing packets, for one sendmmsg */
     uint64_t period_count; /* rt */
+    /* Every tx flow's RTP timestamps are this plus the node's frame count: one
+     * timeline for all, so a receiver can switch between flows of this node
+     * sample-aligned. Random, as RFC 3550 wants timestamps to start. */
+    uint32_t ts_base;
 
     /* Meters: one snapshot per local source, then per local destination. */
     struct meter_snapshot *meters;

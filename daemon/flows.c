@@ -179,6 +179,16 @@ static void drop_tx(struct node *n, unsigned i)
     node_plan_changed(n);
 }
 
+static struct flow_meta *rx_meta(const struct rx_flow *f)
+{
+    return f->owner;
+}
+
+static struct flow_meta *tx_meta(const struct tx_flow *f)
+{
+    return f->owner;
+}
+
 struct plan *flows_plan(struct node *n)
 {
     struct plan *p = calloc(1, sizeof(*p));
@@ -191,15 +201,21 @@ struct plan *flows_plan(struct node *n)
     p->silence = calloc(ENGINE_RX_SLOTS, sizeof(uint32_t));
     if (!p->rx || !p->tx || !p->silence)
         goto fail;
-    for (unsigned i = 0; i < n->n_rx; i++) {
-        p->rx[p->n_rx++] = n->rx[i];
-        n->rx[i]->refs++;
-        if (n->rx[i]->fd >= 0)
-            continue;
-        for (unsigned c = 0; c < n->rx[i]->channels; c++) {
-            uint32_t s = n->rx[i]->slots[c] - n->engine.cfg.local_sources;
-            if (s < ENGINE_RX_SLOTS)
-                fed[s] = true;
+    /* Replaced flows last: their successors write the same slots first (engine.h). */
+    for (int retired = 0; retired < 2; retired++) {
+        for (unsigned i = 0; i < n->n_rx; i++) {
+            struct rx_flow *f = n->rx[i];
+            if ((rx_meta(f)->retire_at_ms != 0) != retired)
+                continue;
+            p->rx[p->n_rx++] = f;
+            f->refs++;
+            if (f->fd >= 0)
+                continue;
+            for (unsigned c = 0; c < f->channels; c++) {
+                uint32_t s = f->slots[c] - n->engine.cfg.local_sources;
+                if (s < ENGINE_RX_SLOTS)
+                    fed[s] = true;
+            }
         }
     }
     for (unsigned i = 0; i < n->n_tx; i++) {
@@ -244,16 +260,6 @@ void flows_free_plan(struct plan *p, void *arg)
     free(p);
 }
 
-static struct flow_meta *rx_meta(const struct rx_flow *f)
-{
-    return f->owner;
-}
-
-static struct flow_meta *tx_meta(const struct tx_flow *f)
-{
-    return f->owner;
-}
-
 static bool in_list(json_t *list, const char *name)
 {
     size_t i;
@@ -274,23 +280,94 @@ static const char *channel_of(const json_t *full)
     return slash ? slash + 1 : "";
 }
 
+/* Is every channel of flow m in list? */
+static bool all_in(const struct flow_meta *m, json_t *list)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(m->channels, i, v)
+    {
+        if (!in_list(list, channel_of(v)))
+            return false;
+    }
+    return true;
+}
+
+/* Does flow m carry exactly these channels, in this order? */
+static bool carries(const struct flow_meta *m, const struct channel *const *chans, unsigned n)
+{
+    if (json_array_size(m->channels) != n)
+        return false;
+    for (unsigned c = 0; c < n; c++)
+        if (strcmp(channel_of(json_array_get(m->channels, c)), chans[c]->name) != 0)
+            return false;
+    return true;
+}
+
+static void retire_tx(struct node *n, struct tx_flow *f)
+{
+    struct flow_meta *m = tx_meta(f);
+    if (m->retire_at_ms)
+        return;
+    m->retire_at_ms = node_now_ms(n) + FLOWS_RETIRE_MS;
+    log_debug("flow %08" PRIx32 " to %s: replaced, sent %d ms more", f->ssrc, m->peer_name,
+              FLOWS_RETIRE_MS);
+}
+
+static struct tx_flow *new_tx(struct node *n, struct peer *p, const struct sockaddr_in *to,
+                              enum aoip_pcm_format enc, uint32_t packet_us,
+                              const struct channel *const *chans, unsigned count)
+{
+    struct tx_flow *f = tx_flow_new(count, cfg_frames_of_us(n->cfg, packet_us));
+    if (!f)
+        return NULL;
+    struct flow_meta *m = tx_meta(f);
+    memcpy(&f->to, to, sizeof(*to));
+    f->to_len = sizeof(*to);
+    f->encoding = enc;
+    f->payload_type = 96;
+    f->ssrc = random_u32();
+    f->seq = (uint16_t)random_u32();
+    snprintf(m->peer_id, sizeof(m->peer_id), "%s", p->id);
+    snprintf(m->peer_name, sizeof(m->peer_name), "%s", p->name);
+    m->packet_us = packet_us;
+    for (unsigned c = 0; c < count; c++) {
+        f->bufs[c] = n->engine.src[chans[c]->index];
+        char full[2 * AOIP_NAME_MAX + 2];
+        snprintf(full, sizeof(full), "%s/%s", n->cfg->name, chans[c]->name);
+        json_array_append_new(m->channels, json_string(full));
+    }
+    if (flows_add_tx(n, f) < 0) {
+        tx_free(f);
+        return NULL;
+    }
+    log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us", f->ssrc, p->name, count,
+             encoding_name(enc), packet_us);
+    return f;
+}
+
 json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *enc_name,
                       json_int_t packet_us)
 {
     enum aoip_pcm_format enc;
     struct sockaddr_in to;
-    json_t *wanted = json_array();
+    size_t i;
+    json_t *v;
 
     if (encoding_parse(enc_name, &enc) < 0)
         enc = n->cfg->encoding;
     if (!packet_us_valid(packet_us))
         packet_us = n->cfg->packet_us;
-    if (!wanted)
+    uint32_t frames = cfg_frames_of_us(n->cfg, (uint32_t)packet_us);
+    unsigned per_flow = (unsigned)(ENGINE_PAYLOAD_MAX / aoip_pcm_bytes(enc, 1, frames));
+    if (per_flow > ENGINE_FLOW_CHANNELS)
+        per_flow = ENGINE_FLOW_CHANNELS;
+    if (!peer_address(p, &to))
         return NULL;
+    to.sin_port = htons(p->rtp_port);
 
     /* Only names of this node's sources count; the rest is logged and ignored. */
-    size_t i;
-    json_t *v;
+    json_t *wanted = json_array();
     json_array_foreach(channels, i, v)
     {
         const char *name = json_string_value(v);
@@ -303,91 +380,76 @@ json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const ch
             json_array_append_new(wanted, json_string(name));
     }
 
-    /* Flows to p that still carry something wanted stay as they are; the rest go. */
-    json_t *covered = json_array();
-    for (unsigned k = 0; k < n->n_tx;) {
+    /*
+     * The target is as few flows as fit: full flows that carry only wanted
+     * channels stay; everything else wanted is packed anew, the channels of
+     * the flows it comes from first and in their order, so a flow whose
+     * channels are unchanged comes out the same and stays too. A flow that
+     * is not in the target is replaced: it goes on for FLOWS_RETIRE_MS so
+     * the receiver can switch to its successor on the same timeline.
+     */
+    unsigned before = n->n_tx;
+    bool *keep = calloc(before + 1, sizeof(bool));
+    json_t *covered = json_array(), *rest = json_array();
+    for (unsigned k = 0; keep && k < before; k++) {
         struct tx_flow *f = n->tx[k];
         struct flow_meta *m = tx_meta(f);
-        if (strcmp(m->peer_id, p->id) != 0) {
-            k++;
-            continue;
+        bool same = strcmp(m->peer_id, p->id) == 0 && !m->retire_at_ms && f->encoding == enc &&
+                    m->packet_us == (uint32_t)packet_us && all_in(m, wanted);
+        if (same && f->channels == per_flow) {
+            keep[k] = true;
+            json_array_foreach(m->channels, i, v)
+            {
+                json_array_append_new(covered, json_string(channel_of(v)));
+            }
+        } else if (strcmp(m->peer_id, p->id) == 0 && !m->retire_at_ms) {
+            json_array_foreach(m->channels, i, v)
+            {
+                const char *name = channel_of(v);
+                if (in_list(wanted, name) && !in_list(rest, name))
+                    json_array_append_new(rest, json_string(name));
+            }
         }
-        bool any = false;
-        json_array_foreach(m->channels, i, v)
-        {
-            any = any || in_list(wanted, channel_of(v));
-        }
-        if (!any) {
-            drop_tx(n, k);
-            continue;
-        }
-        json_array_foreach(m->channels, i, v)
-        {
-            json_array_append_new(covered, json_string(channel_of(v)));
-        }
-        k++;
     }
-
-    /* The rest is packed into new flows of as many channels as fit. */
-    uint32_t frames = cfg_frames_of_us(n->cfg, (uint32_t)packet_us);
-    size_t per_channel = aoip_pcm_bytes(enc, 1, frames);
-    unsigned per_flow = (unsigned)(ENGINE_PAYLOAD_MAX / per_channel);
-    if (per_flow > ENGINE_FLOW_CHANNELS)
-        per_flow = ENGINE_FLOW_CHANNELS;
-    bool have_address = peer_address(p, &to);
-    to.sin_port = htons(p->rtp_port);
-
-    const struct channel *pack[ENGINE_FLOW_CHANNELS];
-    unsigned npack = 0;
     json_array_foreach(wanted, i, v)
     {
         const char *name = json_string_value(v);
-        if (in_list(covered, name))
-            continue;
-        pack[npack++] = node_find_source(n, name, 0);
-        bool last = i + 1 == json_array_size(wanted);
-        if (npack < per_flow && !last)
-            continue;
-        if (!have_address || per_flow == 0)
-            break;
-        struct tx_flow *f = tx_flow_new(npack, frames);
-        if (!f) {
-            log_error("peer %s: out of memory for a flow", p->name);
-            break;
-        }
-        struct flow_meta *m = tx_meta(f);
-        memcpy(&f->to, &to, sizeof(to));
-        f->to_len = sizeof(to);
-        f->encoding = enc;
-        f->payload_type = 96;
-        f->ssrc = random_u32();
-        f->seq = (uint16_t)random_u32();
-        f->ts = random_u32();
-        snprintf(m->peer_id, sizeof(m->peer_id), "%s", p->id);
-        snprintf(m->peer_name, sizeof(m->peer_name), "%s", p->name);
-        m->packet_us = (uint32_t)packet_us;
-        for (unsigned c = 0; c < npack; c++) {
-            f->bufs[c] = n->engine.src[pack[c]->index];
-            char full[2 * AOIP_NAME_MAX + 2];
-            snprintf(full, sizeof(full), "%s/%s", n->cfg->name, pack[c]->name);
-            json_array_append_new(m->channels, json_string(full));
-        }
-        if (flows_add_tx(n, f) < 0) {
-            tx_free(f);
-            break;
-        }
-        log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us", f->ssrc, p->name, npack,
-                 encoding_name(enc), (unsigned)packet_us);
-        npack = 0;
+        if (!in_list(covered, name) && !in_list(rest, name))
+            json_array_append_new(rest, json_string(name));
     }
-    json_decref(covered);
-    json_decref(wanted);
 
+    const struct channel *chunk[ENGINE_FLOW_CHANNELS];
+    unsigned count = 0;
+    size_t total = json_array_size(rest);
+    json_array_foreach(rest, i, v)
+    {
+        chunk[count++] = node_find_source(n, json_string_value(v), 0);
+        if (count < per_flow && i + 1 < total)
+            continue;
+        bool found = false;
+        for (unsigned k = 0; keep && k < before && !found; k++) {
+            struct flow_meta *m = tx_meta(n->tx[k]);
+            if (!keep[k] && !m->retire_at_ms && strcmp(m->peer_id, p->id) == 0 &&
+                n->tx[k]->encoding == enc && m->packet_us == (uint32_t)packet_us &&
+                carries(m, chunk, count))
+                found = keep[k] = true;
+        }
+        if (!found)
+            new_tx(n, p, &to, enc, (uint32_t)packet_us, chunk, count);
+        count = 0;
+    }
+    /* What was there and is not in the target is replaced. New flows were
+     * appended behind the `before` that keep[] covers, and nothing moved. */
+    for (unsigned k = 0; keep && k < before; k++) {
+        struct flow_meta *m = tx_meta(n->tx[k]);
+        if (strcmp(m->peer_id, p->id) == 0 && !keep[k])
+            retire_tx(n, n->tx[k]);
+    }
     json_t *list = json_array();
     for (unsigned k = 0; k < n->n_tx; k++) {
         struct tx_flow *f = n->tx[k];
         struct flow_meta *m = tx_meta(f);
-        if (strcmp(m->peer_id, p->id) != 0)
+        if (strcmp(m->peer_id, p->id) != 0 || m->retire_at_ms)
             continue;
         json_t *names = json_array();
         json_array_foreach(m->channels, i, v)
@@ -401,6 +463,10 @@ json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const ch
                                         f->payload_type, "encoding", encoding_name(f->encoding),
                                         "packet_us", (int)m->packet_us, "channels", names));
     }
+    free(keep);
+    json_decref(covered);
+    json_decref(rest);
+    json_decref(wanted);
     return json_pack("{s:s, s:o}", "type", "flows.set", "flows", list);
 }
 
@@ -470,20 +536,39 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     return f;
 }
 
+/* A flow from p that plays already: what a new flow from p lines up with. */
+static struct rx_flow *playing_from(struct node *n, const struct peer *p)
+{
+    for (unsigned k = 0; k < n->n_rx; k++) {
+        struct rx_flow *f = n->rx[k];
+        struct flow_counters c;
+        if (f->fd >= 0 || strcmp(rx_meta(f)->peer_id, p->id) != 0)
+            continue;
+        rx_flow_read(f, &c);
+        if (c.playing)
+            return f;
+    }
+    return NULL;
+}
+
 void flows_set_from(struct node *n, struct peer *p, json_t *flows)
 {
     if (!json_is_array(flows)) {
         log_warn("peer %s: flows.set without a flow list", p->name);
         return;
     }
-    /* Flows from p that the new set no longer lists go. */
-    for (unsigned k = 0; k < n->n_rx;) {
+    /* Flows the set no longer lists were replaced (or stopped): they play on
+     * until their successors do, then go (flows_tick). */
+    for (unsigned k = 0; k < n->n_rx; k++) {
         struct rx_flow *f = n->rx[k];
-        if (f->fd < 0 && strcmp(rx_meta(f)->peer_id, p->id) == 0 && !rx_has_ssrc(flows, f->ssrc))
-            drop_rx(n, k);
-        else
-            k++;
+        struct flow_meta *m = rx_meta(f);
+        if (f->fd < 0 && strcmp(m->peer_id, p->id) == 0 && !rx_has_ssrc(flows, f->ssrc) &&
+            !m->retire_at_ms) {
+            m->retire_at_ms = node_now_ms(n) + FLOWS_RETIRE_MS;
+            node_plan_changed(n);
+        }
     }
+    struct rx_flow *timeline = playing_from(n, p);
     size_t i;
     json_t *v;
     json_array_foreach(flows, i, v)
@@ -499,12 +584,96 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
         struct rx_flow *f = rx_from_message(n, p, v);
         if (!f)
             continue;
+        /* All of p's flows share one timeline (engine.h): join the one playing. */
+        f->align_to = timeline;
         if (flows_add_rx(n, f) < 0) {
             rx_free(n, f);
             continue;
         }
         log_info("flow %08" PRIx32 " from %s: %u channels of %s", f->ssrc, p->name, f->channels,
                  encoding_name(f->encoding));
+    }
+}
+
+/* May a replaced rx flow go? Only once nothing can still line up with it. */
+static bool rx_may_go(struct node *n, const struct rx_flow *old, int64_t now)
+{
+    bool successors_play = true;
+    for (unsigned k = 0; k < n->n_rx; k++) {
+        struct rx_flow *f = n->rx[k];
+        struct flow_meta *m = rx_meta(f);
+        if (f == old || m->retire_at_ms || strcmp(m->peer_id, rx_meta(old)->peer_id) != 0)
+            continue;
+        struct flow_counters c;
+        rx_flow_read(f, &c);
+        /* A flow that plays has been lined up (that happens as it enters a plan). */
+        if (!c.playing) {
+            if (f->align_to == old)
+                return false;
+            successors_play = false;
+        }
+    }
+    return successors_play || now >= rx_meta(old)->retire_at_ms;
+}
+
+void flows_tick(struct node *n)
+{
+    int64_t now = node_now_ms(n);
+
+    for (unsigned k = 0; k < n->n_tx;) {
+        struct flow_meta *m = tx_meta(n->tx[k]);
+        if (m->retire_at_ms && now >= m->retire_at_ms)
+            drop_tx(n, k);
+        else
+            k++;
+    }
+    for (unsigned k = 0; k < n->n_rx;) {
+        struct rx_flow *f = n->rx[k];
+        if (rx_meta(f)->retire_at_ms && rx_may_go(n, f, now)) {
+            log_debug("flow %08" PRIx32 " from %s: replaced", f->ssrc, rx_meta(f)->peer_name);
+            /* The sender need not go on with it. */
+            struct peer *p = node_peer_by_id(n, rx_meta(f)->peer_id);
+            char ssrc[9];
+            snprintf(ssrc, sizeof(ssrc), "%08" PRIx32, f->ssrc);
+            if (p)
+                peer_send_json(p, json_pack("{s:s, s:[s]}", "type", "flows.drop", "ssrcs", ssrc));
+            drop_rx(n, k);
+        } else {
+            k++;
+        }
+    }
+}
+
+void flows_dropped_by(struct node *n, struct peer *p, json_t *ssrcs)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(ssrcs, i, v)
+    {
+        const char *s = json_string_value(v);
+        uint32_t ssrc = s ? (uint32_t)strtoul(s, NULL, 16) : 0;
+        for (unsigned k = 0; k < n->n_tx; k++) {
+            struct flow_meta *m = tx_meta(n->tx[k]);
+            /* Only a replaced flow, and only the asker's: nobody stops another's audio. */
+            if (n->tx[k]->ssrc == ssrc && m->retire_at_ms && strcmp(m->peer_id, p->id) == 0) {
+                drop_tx(n, k);
+                break;
+            }
+        }
+    }
+}
+
+void flows_peer_restarted(struct node *n, struct peer *p)
+{
+    /* Its flows were on the timeline of a process that is gone: nothing new
+     * may line up with them, and its new flows will come with a flows.set. */
+    for (unsigned k = 0; k < n->n_rx;) {
+        struct rx_flow *f = n->rx[k];
+        if (f->fd < 0 && strcmp(rx_meta(f)->peer_id, p->id) == 0)
+            drop_rx(n, k);
+        else
+            k++;
     }
 }
 

@@ -10,6 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* How long a replaced flow goes on beside its successor: the receiver
+ * switches as soon as the new one plays (a latency and a network delay
+ * after it started), so this only has to outlast the longest of those. */
+#define FLOWS_RETIRE_MS 3000
+
 /* Seconds from 1900 (NTP's epoch) to 1970 (Unix's). */
 #define FLOWS_NTP_UNIX_OFFSET 2208988800LL
 
@@ -18,6 +23,7 @@ struct flow_meta {
     char peer_name[96]; /* the peer's name, or "rtp:ADDRESS:PORT" */
     json_t *channels;   /* "NODE/NAME" strings, in flow order */
     uint32_t packet_us;
+    int64_t retire_at_ms; /* replaced: goes at this time (monotonic ms); 0: live */
 
     /* rx: the sender's last SR, for latency and for the LSR/DLSR of our RR */
     bool have_sr;

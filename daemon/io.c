@@ -258,7 +258,6 @@ static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io,
     f->payload_type = io->payload_type;
     f->ssrc = random_u32();
     f->seq = (uint16_t)random_u32();
-    f->ts = random_u32();
     for (unsigned c = 0; c < io->channels; c++)
         f->bufs[c] = n->engine.dst[first_dst + c];
     describe_rtp(n, io, f->owner);

@@ -227,6 +227,7 @@ static void on_tick(uv_timer_t *t)
 
     engine_collect(&n->engine, flows_free_plan, n);
     flush_backlog(n);
+    flows_tick(n);
     publish_plan(n);
     io_pump(n);
 }
@@ -316,8 +317,13 @@ int node_init(struct node *n, uv_loop_t *loop, struct cfg *cfg, char *err, size_
     n->rtp_fd = -1;
     n->start_ns = engine_mono_ns();
     n->period_frames = cfg_period_frames(cfg);
-    if (getrandom(&n->rtcp_ssrc, sizeof(n->rtcp_ssrc), 0) != sizeof(n->rtcp_ssrc))
+    uint64_t session = 0;
+    if (getrandom(&n->rtcp_ssrc, sizeof(n->rtcp_ssrc), 0) != sizeof(n->rtcp_ssrc) ||
+        getrandom(&session, sizeof(session), 0) != sizeof(session)) {
         n->rtcp_ssrc = (uint32_t)n->start_ns;
+        session = (uint64_t)n->start_ns * 0x9e3779b97f4a7c15ull;
+    }
+    snprintf(n->session, sizeof(n->session), "%016llx", (unsigned long long)session);
 
     if (state_init(n, err, errlen) < 0 || build_channels(n, err, errlen) < 0 ||
         open_rtp(n, err, errlen) < 0 || start_engine(n, err, errlen) < 0 ||

@@ -59,6 +59,7 @@ struct channel {
 struct peer {
     struct node *node;
     char id[NODE_ID_LEN + 1];
+    char session[NODE_ID_LEN + 1]; /* of its process: a new one means it restarted */
     char name[AOIP_NAME_MAX];
     char host[64]; /* its address as we reach it */
     uint16_t port; /* its peer port */
@@ -132,6 +133,7 @@ struct node {
     uv_loop_t *loop;
     struct cfg *cfg;
     char id[NODE_ID_LEN + 1];
+    char session[NODE_ID_LEN + 1]; /* random for each start of the process */
     int64_t start_ns;
     uint32_t period_frames;
     uint32_t rtcp_ssrc; /* this node's SSRC as an RTCP receiver */
@@ -220,6 +222,8 @@ void peers_tick(struct node *n);
 /* Forward a request object to peer p; done(response) is called once. */
 void peer_forward(struct node *n, struct peer *p, json_t *msg, struct request *r);
 bool peer_online(const struct peer *p);
+/* Send one message to p (takes msg); dropped when p is not connected. */
+void peer_send_json(struct peer *p, json_t *msg);
 /* Tell p which of its channels this node needs (sends flows.want if changed). */
 void peer_update_wants(struct node *n, struct peer *p);
 /* The IPv4 address p's connection comes from. */
@@ -230,6 +234,12 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows);
 json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *encoding,
                       json_int_t packet_us);
 void flows_peer_lost(struct node *n, struct peer *p);
+/* p came back as a new process (a new session): its old flows go. */
+void flows_peer_restarted(struct node *n, struct peer *p);
+/* Replaced flows whose time is up, or whose successors play, go. */
+void flows_tick(struct node *n);
+/* p has switched away from these replaced flows of ours (flows.drop). */
+void flows_dropped_by(struct node *n, struct peer *p, json_t *ssrcs);
 struct plan *flows_plan(struct node *n);
 void flows_free_plan(struct plan *p, void *arg);
 json_t *flows_stats(struct node *n);

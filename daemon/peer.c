@@ -111,7 +111,7 @@ static void conn_send(struct conn *c, json_t *msg)
         conn_close(c);
 }
 
-static void peer_send(struct peer *p, json_t *msg)
+void peer_send_json(struct peer *p, json_t *msg)
 {
     if (p->conn)
         conn_send(p->conn, msg);
@@ -137,7 +137,7 @@ static void gossip(struct node *n)
     for (unsigned i = 0; i < n->n_peers; i++) {
         struct peer *p = n->peers[i];
         if (peer_online(p))
-            peer_send(p, json_pack("{s:s, s:o}", "type", "peers", "peers", known_peers(n, p)));
+            peer_send_json(p, json_pack("{s:s, s:o}", "type", "peers", "peers", known_peers(n, p)));
     }
 }
 
@@ -153,11 +153,12 @@ static void send_hello(struct conn *c)
     }
     for (unsigned i = 0; i < n->n_destinations; i++)
         json_array_append_new(dst, json_string(n->destinations[i].name));
-    conn_send(c, json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "type",
-                           "hello", "v", 1, "id", n->id, "name", n->cfg->name, "port", (int)n->port,
-                           "rtp_port", (int)n->rtp_port, "rtcp_port", (int)n->rtcp_port,
-                           "sample_rate", (int)n->cfg->sample_rate, "sources", src, "destinations",
-                           dst, "buses", bus, "peers", known_peers(n, NULL)));
+    conn_send(c,
+              json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "type",
+                        "hello", "v", 1, "id", n->id, "session", n->session, "name", n->cfg->name,
+                        "port", (int)n->port, "rtp_port", (int)n->rtp_port, "rtcp_port",
+                        (int)n->rtcp_port, "sample_rate", (int)n->cfg->sample_rate, "sources", src,
+                        "destinations", dst, "buses", bus, "peers", known_peers(n, NULL)));
 }
 
 /* ---- requests forwarded to peers ---------------------------------------- */
@@ -201,7 +202,7 @@ void peer_forward(struct node *n, struct peer *p, json_t *msg, struct request *r
     json_object_del(out, "id");
     json_object_set_new(out, "type", json_string("request"));
     json_object_set_new(out, "rid", json_integer(pd->rid));
-    peer_send(p, out);
+    peer_send_json(p, out);
 }
 
 static void on_reply(struct conn *c, json_t *msg)
@@ -237,7 +238,7 @@ static void remote_done(struct request *r, json_t *response)
         json_object_del(response, "id");
         json_object_set_new(response, "type", json_string("reply"));
         json_object_set_new(response, "rid", json_integer(ask->rid));
-        peer_send(p, response);
+        peer_send_json(p, response);
     } else {
         json_decref(response);
     }
@@ -421,6 +422,14 @@ static void on_hello(struct conn *c, json_t *msg)
     }
     if (strcmp(p->name, name) != 0 && p->name[0])
         log_info("peer %s is now called %s", p->name, name);
+    const char *session = json_string_value(json_object_get(msg, "session"));
+    if (session && valid_id(session) && strcmp(p->session, session) != 0) {
+        if (p->session[0]) {
+            log_info("peer %s restarted", name);
+            flows_peer_restarted(n, p);
+        }
+        snprintf(p->session, sizeof(p->session), "%s", session);
+    }
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->rtp_port = (uint16_t)rtp;
     p->rtcp_port = (uint16_t)rtcp;
@@ -472,9 +481,9 @@ void peer_update_wants(struct node *n, struct peer *p)
     }
     json_decref(p->wanted);
     p->wanted = json_incref(want);
-    peer_send(p, json_pack("{s:s, s:o, s:s, s:i}", "type", "flows.want", "channels", want,
-                           "encoding", n->cfg->encoding == AOIP_PCM_L16 ? "L16" : "L24",
-                           "packet_us", (int)n->cfg->packet_us));
+    peer_send_json(p, json_pack("{s:s, s:o, s:s, s:i}", "type", "flows.want", "channels", want,
+                                "encoding", n->cfg->encoding == AOIP_PCM_L16 ? "L16" : "L24",
+                                "packet_us", (int)n->cfg->packet_us));
 }
 
 static void on_message(struct conn *c, json_t *msg)
@@ -516,6 +525,12 @@ static void on_message(struct conn *c, json_t *msg)
             conn_send(c, set);
     } else if (strcmp(type, "flows.set") == 0) {
         flows_set_from(n, c->peer, json_object_get(msg, "flows"));
+    } else if (strcmp(type, "flows.drop") == 0) {
+        json_t *ssrcs = json_object_get(msg, "ssrcs");
+        if (json_is_array(ssrcs))
+            flows_dropped_by(n, c->peer, ssrcs);
+        else
+            c->errors++;
     }
     /* pong, and types of later versions: nothing to do. */
 }

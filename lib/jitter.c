@@ -70,6 +70,12 @@ struct aoip_jitter {
     float *storage;                        /* what ring[] points into */
 
     bool started; /* a first packet has been stored */
+
+    /* aoip_jitter_expect: where the first packet of which SSRC is to play,
+     * the position moving on with every pull until that packet comes. */
+    bool expecting;
+    uint32_t expect_ssrc;
+    uint32_t expect_read;
     uint32_t ssrc;
     int64_t read; /* extended timestamp of the next frame pulled */
     int64_t end;  /* extended timestamp just past the newest frame stored */
@@ -222,6 +228,16 @@ static AOIP_RT void follow(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq, 
 {
     /* The first value of a stream is taken as it is (rtp.h). */
     restart(jb, (int64_t)ts);
+    if (jb->expecting && ssrc == jb->expect_ssrc) {
+        /* Play on the timeline we were given, if the packet lands ahead of it
+         * and within the ring; otherwise it starts a timeline of its own. */
+        int64_t at = (int64_t)ts + (int32_t)(jb->expect_read - ts);
+        if (at <= (int64_t)ts && (int64_t)ts + frames <= at + (int64_t)jb->capacity) {
+            jb->read = at;
+            jb->end = at;
+        }
+    }
+    jb->expecting = false;
     seq_rebase(jb, (int64_t)seq);
     jb->ssrc = ssrc;
     jb->started = true;
@@ -412,6 +428,7 @@ AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uin
             memset(out[c], 0, (size_t)frames * sizeof(float));
         if (missing)
             memset(missing, 1, frames);
+        jb->expect_read += frames;
         return frames;
     }
 
@@ -439,6 +456,15 @@ AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uin
     /* Flagged all the same, but silence before the first frame is no gap. */
     jb->missing_frames += absent - preroll_absent;
     return absent;
+}
+
+AOIP_RT void aoip_jitter_expect(struct aoip_jitter *jb, uint32_t ssrc, uint32_t next_timestamp)
+{
+    if (jb->started)
+        return;
+    jb->expecting = true;
+    jb->expect_ssrc = ssrc;
+    jb->expect_read = next_timestamp;
 }
 
 void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames)

@@ -809,6 +809,63 @@ static void jitter_preroll_is_not_missing(void **state)
     stream_free(&st);
 }
 
+/* A second flow of the same sender, on the same timeline: aligned to the sample. */
+static void jitter_expect_plays_on_the_given_timeline(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 2, 0x1111, 100, 5000, 48, 60, 997.0);
+    struct player a = { .jb = jb_new(2, 96, 0, 48), .st = &st, .next = -96 };
+    struct player b = { .jb = jb_new(2, 96, 0, 48), .st = &st };
+
+    assert_int_equal(run_periods(&a, 0, 20), 96);
+    /* B is told where A plays next; it has no packet yet. */
+    aoip_jitter_expect(b.jb, 0x2222, stats_of(a.jb).next_timestamp);
+    b.next = a.next;
+    for (size_t k = 20; k < 60; k++) {
+        assert_int_equal(put(a.jb, &st, k), AOIP_JITTER_STORED);
+        /* B's sender starts two packets later, under its own SSRC and sequence. */
+        if (k >= 22)
+            assert_int_equal(
+                put_as(b.jb, &st, k, 0x2222, (uint16_t)(7000 + k), (uint32_t)(5000 + k * 48)),
+                AOIP_JITTER_STORED);
+        assert_int_equal(play(&a, 48), 0);
+        /* play() checks every frame B has against the stream sample A plays there:
+         * B is missing until its first packet (22) is due, then exact. */
+        assert_int_equal(play(&b, 48), k < 20 + 2 + 2 ? 48 : 0);
+    }
+    struct aoip_jitter_stats s = stats_of(b.jb);
+    assert_int_equal(s.missing_frames, 0); /* before its first packet: not a gap */
+    assert_int_equal(s.lost, 0);
+    aoip_jitter_free(a.jb);
+    aoip_jitter_free(b.jb);
+    stream_free(&st);
+}
+
+/* The expectation is for one SSRC, and gives way to a packet it cannot place. */
+static void jitter_expect_ignores_other_streams_and_late_packets(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1111, 0, 0, 48, 30, 997.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 };
+
+    /* Another SSRC: started as usual, a latency after its first packet. */
+    aoip_jitter_expect(pl.jb, 0x9999, 10 * 48);
+    assert_int_equal(run_periods(&pl, 0, 10), 96);
+    aoip_jitter_free(pl.jb);
+
+    /* The right SSRC, but its first packet is behind the given position: as usual too. */
+    pl = (struct player){ .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 };
+    aoip_jitter_expect(pl.jb, 0x1111, 5 * 48);
+    assert_int_equal(run_periods(&pl, 0, 10), 96);
+    /* And once playing, an expectation changes nothing. */
+    aoip_jitter_expect(pl.jb, 0x1111, 0);
+    assert_int_equal(run_periods(&pl, 10, 30), 0);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
 static void jitter_resync_preroll_is_not_missing(void **state)
 {
     (void)state;
@@ -1274,6 +1331,8 @@ int main(void)
         cmocka_unit_test(jitter_single_late_packet_does_not_resync),
         cmocka_unit_test(jitter_pull_before_first_packet_is_silent_and_uncounted),
         cmocka_unit_test(jitter_preroll_is_not_missing),
+        cmocka_unit_test(jitter_expect_plays_on_the_given_timeline),
+        cmocka_unit_test(jitter_expect_ignores_other_streams_and_late_packets),
         cmocka_unit_test(jitter_resync_preroll_is_not_missing),
         cmocka_unit_test(jitter_highest_seq_extends_across_wraps),
         cmocka_unit_test(jitter_highest_seq_is_the_current_streams),

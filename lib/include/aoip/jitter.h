@@ -114,6 +114,19 @@ AOIP_API AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const 
                                            uint8_t *missing, uint32_t frames);
 
 /*
+ * Before the first packet: the stream with this SSRC is on the same
+ * timeline as one already playing, whose next frame pulled is
+ * next_timestamp. Its first packet is then placed on that timeline instead
+ * of a target latency after its arrival, so the two play sample-aligned
+ * (a flow that replaces another, from the same sender, switches without a
+ * step). Pulls before that packet move the position on. A first packet
+ * behind the position, or beyond the ring, starts as usual. Does nothing
+ * once a packet has been stored.
+ */
+AOIP_API AOIP_RT void aoip_jitter_expect(struct aoip_jitter *jb, uint32_t ssrc,
+                                         uint32_t next_timestamp);
+
+/*
  * Change the target; takes effect at the next resync (clock recovery slews
  * toward it). Clamped so that the target and the largest packet fit the ring.
  */
