@@ -284,6 +284,7 @@ static AOIP_RT void pull_rx(struct engine *e, const struct plan *p, int64_t wall
         f->rt.level = js.level_frames;
         f->rt.target = js.latency_frames;
         f->rt.jitter = aoip_rtp_jitter_get(&f->ia);
+        f->rt.seq = js.highest_seq;
         f->rt.clock_ts = (uint32_t)(js.next_timestamp - e->cfg.period_frames);
         f->rt.clock_wall_ns = wall;
     }

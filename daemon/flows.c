@@ -60,7 +60,8 @@ struct rx_flow *rx_flow_new(struct node *n, unsigned channels, uint32_t latency_
     struct flow_meta *m = calloc(1, sizeof(*m));
     struct aoip_jitter_config jc = { .channels = channels,
                                      .latency_frames = latency_frames,
-                                     .max_packet_frames = n->engine.cfg.max_packet_frames };
+                                     .max_packet_frames = n->engine.cfg.max_packet_frames,
+                                     .settle_frames = n->cfg->sample_rate / 2 };
 
     if (!f || !m || channels == 0 || channels > ENGINE_FLOW_CHANNELS)
         goto fail;

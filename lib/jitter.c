@@ -44,6 +44,9 @@
  */
 #define AOIP_JITTER_LATE_STREAK_PACKETS 2
 
+/* Half a second at 48 kHz: longer than any burst of network jitter. */
+#define AOIP_JITTER_SETTLE_FRAMES 24000
+
 /*
  * Capacity picked when the config leaves it at 0: a power of two holding 4x
  * the latency plus one packet (room ahead for early packets and for clock
@@ -103,6 +106,12 @@ struct aoip_jitter {
     /* Consecutive late packets, with nothing in time between them. */
     uint32_t late_packets;
     uint64_t late_frames;
+
+    /* The lowest level seen in the current window of pulls (see settle()). */
+    int64_t window_min;
+    uint64_t window_pulled;
+    uint32_t window_frames;
+    uint32_t packet_frames; /* of the last packet stored: the stream's packet time */
 
     uint64_t received;
     uint64_t late;
@@ -191,6 +200,7 @@ static AOIP_RT void ring_clear(struct aoip_jitter *jb, int64_t from, uint32_t n)
 static AOIP_RT void ring_write(struct aoip_jitter *jb, int64_t ts, const float *const *audio,
                                uint32_t skip, uint32_t frames)
 {
+    jb->packet_frames = frames;
     uint32_t n = frames - skip;
     uint32_t pos = slot_of(jb, ts + skip);
     uint32_t first = n < jb->capacity - pos ? n : jb->capacity - pos;
@@ -220,6 +230,8 @@ static AOIP_RT void restart(struct aoip_jitter *jb, int64_t ts)
     jb->candidate = false;
     jb->late_packets = 0;
     jb->late_frames = 0;
+    jb->window_min = INT64_MAX;
+    jb->window_pulled = 0;
 }
 
 /* Follow a new stream (first packet, or a confirmed candidate) from this packet. */
@@ -305,6 +317,8 @@ struct aoip_jitter *aoip_jitter_new(const struct aoip_jitter_config *cfg)
     jb->capacity = cap;
     jb->max_packet = cfg->max_packet_frames;
     jb->latency = cfg->latency_frames;
+    jb->window_frames = cfg->settle_frames ? cfg->settle_frames : AOIP_JITTER_SETTLE_FRAMES;
+    jb->window_min = INT64_MAX;
     /* Zeroed: the ring starts as silence, which the pull relies on. */
     jb->storage = calloc((size_t)cfg->channels * cap, sizeof(float));
     jb->present = calloc(cap, 1);
@@ -403,6 +417,38 @@ static AOIP_RT uint32_t count_absent(const uint8_t *restrict present, uint32_t n
     return absent;
 }
 
+/*
+ * A level that stays far above the target for a whole window means the
+ * buffer holds audio it should already have played: a sender that stalled
+ * and caught up in a burst after a late-run resync, a first packet that
+ * came much later than the rest. Nothing else would bring it back (clock
+ * recovery steers by parts per million), so playout skips ahead to the
+ * target, once, and counts a resync. The lowest level of the window is the
+ * test, so bursts of jitter, which raise the level for a moment, never
+ * trigger it.
+ */
+static AOIP_RT void settle(struct aoip_jitter *jb, uint32_t frames)
+{
+    int64_t level = jb->end - jb->read;
+    int64_t slack = (int64_t)jb->latency > 4 * (int64_t)jb->packet_frames
+                        ? (int64_t)jb->latency
+                        : 4 * (int64_t)jb->packet_frames;
+
+    if (level < jb->window_min)
+        jb->window_min = level;
+    jb->window_pulled += frames;
+    if (jb->window_pulled < jb->window_frames)
+        return;
+    int64_t excess = jb->window_min - (int64_t)jb->latency;
+    jb->window_min = INT64_MAX;
+    jb->window_pulled = 0;
+    if (excess <= slack)
+        return;
+    ring_clear(jb, jb->read, (uint32_t)excess);
+    jb->read += excess;
+    jb->resyncs++;
+}
+
 /* Flag present[0..n) into missing (when not NULL); returns how many are absent. */
 static AOIP_RT uint32_t flag_absent(const uint8_t *restrict present, uint8_t *restrict missing,
                                     uint32_t n)
@@ -455,6 +501,7 @@ AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uin
     jb->read += frames;
     /* Flagged all the same, but silence before the first frame is no gap. */
     jb->missing_frames += absent - preroll_absent;
+    settle(jb, frames);
     return absent;
 }
 

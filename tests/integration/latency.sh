@@ -16,14 +16,15 @@
 #    target after the packet came, and a bus adds one period (engine.h).
 #  - on top of it, each hop waits for the receiver's next period boundary;
 #    the two nodes' period clocks are out of phase by some fraction p of a
-#    period, so one hop waits p and the other 1 - p, plus the few
-#    microseconds a packet takes to be built and cross loopback: together
-#    one period, or two when the boundaries nearly coincide. Measured: 2 L +
-#    2 ms, now and then 2 L + 3 ms, at L = 10, 3 and 2 ms.
-#  - the last 2 ms leave room for a media thread that wakes late while a
-#    jitter buffer picks its read position (a loaded machine, sanitizers):
-#    the lag is then a period or two longer for good. More than that is a
-#    buffer that does not hold its target.
+#    period, so one hop waits p and the other 1 - p, plus the time a period
+#    takes to compute before its packet leaves and crosses loopback:
+#    together one period, or two when the boundaries nearly coincide.
+#    Measured at L = 10, 3 and 2 ms: 2 L + 2 ms, now and then 2 L + 3 ms;
+#    with sanitizers, whose periods take longer to compute, 2 L + 3 ms and
+#    now and then 2 L + 4 ms; the same with both cores kept busy.
+#  - the rest is room for a media thread that wakes late while a jitter
+#    buffer picks its read position: the lag is then a period longer for
+#    good. More than that is a buffer that does not hold its target.
 # The lag is an audio property counted in samples, not a wall-clock timing.
 #
 # RTCP's latency_ms of each rx flow (sender's input to receiver's output,
@@ -34,16 +35,17 @@
 
 lat_us=${NODE_LATENCY_US:-10000}
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
-# rx_latency NODE: latency_ms of NODE's rx flows, one per line ("null" until measured).
+# rx_latency NODE CHANNEL: latency_ms of the rx flow of NODE that carries only
+# CHANNEL ("null" until measured).
 rx_latency() {
 	ctl "$1" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*' |
-		grep -o '"latency_ms":[^,}]*' | cut -d: -f2
+		grep -F "\"channels\":[\"$2\"]" | grep -o '"latency_ms":[^,}]*' | cut -d: -f2 | head -n 1
 }
-# rx_measured NODE: every rx flow of NODE has a latency from RTCP.
+# rx_measured NODE CHANNEL: that flow has a latency from RTCP.
 rx_measured() {
 	local l
-	l=$(rx_latency "$1")
-	[ -n "$l" ] && ! grep -q null <<<"$l"
+	l=$(rx_latency "$1" "$2")
+	[ -n "$l" ] && [ "$l" != null ]
 }
 # json_num FIELD: the first number FIELD has in the JSON on stdin.
 json_num() { tr -d ' \n' | grep -o "\"$1\":-\?[0-9.]*" | head -n 1 | cut -d: -f2; }
@@ -85,10 +87,10 @@ wait_until 10 rx_over a 200 || fail "no audio comes back to a"
 t_settled=$(($(ms_since "$t0") + 500))
 sleep 4.5
 # RTCP reports once a second: after four seconds both hops have a figure.
-wait_until 3 rx_measured a || fail "no RTCP latency on a's rx flow"
-wait_until 3 rx_measured b || fail "no RTCP latency on b's rx flow"
-hop_ba=$(rx_latency a)
-hop_ab=$(rx_latency b)
+wait_until 3 rx_measured a b/bus || fail "no RTCP latency on a's rx flow"
+wait_until 3 rx_measured b a/click || fail "no RTCP latency on b's rx flow"
+hop_ba=$(rx_latency a b/bus)
+hop_ab=$(rx_latency b a/click)
 ctl a stats
 ctl b stats
 node_stop a

@@ -866,6 +866,83 @@ static void jitter_expect_ignores_other_streams_and_late_packets(void **state)
     stream_free(&st);
 }
 
+/* A sender stalls and catches up in a burst: the buffer comes back to its target. */
+static void jitter_level_far_above_target_settles(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 10, 1000, 48, 200, 997.0);
+    struct aoip_jitter_config cfg = {
+        .channels = 1, .latency_frames = 96, .max_packet_frames = 48, .settle_frames = 2400
+    };
+    struct player pl = { .jb = aoip_jitter_new(&cfg), .st = &st, .next = -96 };
+    assert_non_null(pl.jb);
+
+    assert_int_equal(run_periods(&pl, 0, 20), 96); /* the pre-roll */
+    /* Ten periods without a packet, then the ten come at once. */
+    for (int i = 0; i < 10; i++)
+        play(&pl, 48);
+    for (size_t k = 20; k < 30; k++)
+        put(pl.jb, &st, k);
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.resyncs, 1); /* the late run */
+    /* The player follows where the buffer now plays from. */
+    pl.next = (int64_t)(uint32_t)(s.next_timestamp - st.ts0);
+    assert_true(s.level_frames > 96 + 4 * 48);
+
+    /* The level stays high for the whole window: playout skips to the target, once. */
+    size_t k = 30;
+    for (; k < 30 + 60; k++) {
+        put(pl.jb, &st, k);
+        uint32_t before = stats_of(pl.jb).next_timestamp;
+        /* Two periods of the resync's pre-roll (packet 20 came too late), then audio. */
+        assert_int_equal(play(&pl, 48), k < 32 ? 48 : 0);
+        uint32_t after = stats_of(pl.jb).next_timestamp;
+        if (after - before != 48)
+            pl.next += (int64_t)(after - before) - 48;
+    }
+    s = stats_of(pl.jb);
+    assert_int_equal(s.resyncs, 2);
+    assert_int_equal(s.level_frames, 96);
+    /* And then it plays on, every frame in its place. */
+    for (; k < 200; k++) {
+        put(pl.jb, &st, k);
+        assert_int_equal(play(&pl, 48), 0);
+    }
+    assert_int_equal(stats_of(pl.jb).resyncs, 2);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+/* Jitter that lifts the level for moments is not a reason to skip. */
+static void jitter_brief_high_level_does_not_settle(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 10, 1000, 48, 400, 997.0);
+    struct aoip_jitter_config cfg = {
+        .channels = 1, .latency_frames = 96, .max_packet_frames = 48, .settle_frames = 2400
+    };
+    struct player pl = { .jb = aoip_jitter_new(&cfg), .st = &st, .next = -96 };
+    assert_non_null(pl.jb);
+
+    size_t sent = 0;
+    for (int period = 0; period < 390; period++) {
+        /* Every 40 periods, eight packets arrive early at once, then none for eight. */
+        int phase = period % 40;
+        size_t due = (size_t)period + 1;
+        if (phase == 10)
+            due += 8;
+        while (sent < due && sent < st.packets)
+            put(pl.jb, &st, sent++);
+        play(&pl, 48);
+    }
+    assert_int_equal(stats_of(pl.jb).resyncs, 0);
+    assert_int_equal(stats_of(pl.jb).missing_frames, 0);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
 static void jitter_resync_preroll_is_not_missing(void **state)
 {
     (void)state;
@@ -1331,6 +1408,8 @@ int main(void)
         cmocka_unit_test(jitter_single_late_packet_does_not_resync),
         cmocka_unit_test(jitter_pull_before_first_packet_is_silent_and_uncounted),
         cmocka_unit_test(jitter_preroll_is_not_missing),
+        cmocka_unit_test(jitter_level_far_above_target_settles),
+        cmocka_unit_test(jitter_brief_high_level_does_not_settle),
         cmocka_unit_test(jitter_expect_plays_on_the_given_timeline),
         cmocka_unit_test(jitter_expect_ignores_other_streams_and_late_packets),
         cmocka_unit_test(jitter_resync_preroll_is_not_missing),

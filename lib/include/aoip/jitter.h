@@ -21,8 +21,12 @@
  * and is dropped (a copy of it counts as a duplicate). A run of late packets
  * (at least two, nothing in time between them) that covers the whole target
  * latency also resyncs, onto the packet that completed the run (the network
- * delay grew beyond the buffer). A resync keeps the counters: lost stays
- * cumulative across streams.
+ * delay grew beyond the buffer). A level that stays far above the target
+ * (by more than the target, and at least four packets) for settle_frames of
+ * pulls makes playout skip ahead to the target: the buffer held audio it
+ * should have played already (a sender that stalled and caught up in a
+ * burst). Every one of these counts as a resync. A resync keeps the
+ * counters: lost stays cumulative across streams.
  *
  * All storage is allocated by aoip_jitter_new; put and pull never allocate.
  */
@@ -47,6 +51,8 @@ struct aoip_jitter_config {
     uint32_t capacity_frames;   /* ring size, at least latency + max packet; 0 picks a
                                    power of two holding 4x the latency plus a packet */
     uint32_t max_packet_frames; /* the largest packet accepted */
+    uint32_t settle_frames;     /* how long the level must stay far above the target before
+                                   playout skips ahead to it; 0: 24000 (0.5 s at 48 kHz) */
 };
 
 /* What aoip_jitter_put made of a packet. */
