@@ -499,12 +499,19 @@ static void *engine_main(void *arg)
         struct timespec ts = { .tv_sec = due / 1000000000, .tv_nsec = due % 1000000000 };
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
-        int64_t late = engine_mono_ns() - due;
+        int64_t start = engine_mono_ns(), late = start - due;
         if (late > (int64_t)period_ns)
             atomic_fetch_add_explicit(&e->late_wakeups, 1, memory_order_relaxed);
         if (late > ENGINE_MAX_CATCH_UP * (int64_t)period_ns)
             t0 += late;
         engine_cycle(e);
+        /* Only this thread writes them: a plain compare, then a relaxed store. */
+        uint64_t took = (uint64_t)(engine_mono_ns() - start);
+        if (took > atomic_load_explicit(&e->max_cycle_ns, memory_order_relaxed))
+            atomic_store_explicit(&e->max_cycle_ns, took, memory_order_relaxed);
+        if (late > 0 &&
+            (uint64_t)late > atomic_load_explicit(&e->max_late_ns, memory_order_relaxed))
+            atomic_store_explicit(&e->max_late_ns, (uint64_t)late, memory_order_relaxed);
     }
     return NULL;
 }

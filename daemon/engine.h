@@ -285,6 +285,8 @@ struct engine {
     atomic_ullong send_errors;
     atomic_ullong late_wakeups; /* periods the thread woke more than a period late */
     atomic_ullong periods;
+    atomic_ullong max_late_ns;  /* the latest a period began, since start */
+    atomic_ullong max_cycle_ns; /* the longest a period took to run, since start */
 
     atomic_bool running;
     pthread_t thread;

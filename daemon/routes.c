@@ -707,8 +707,13 @@ static void cmd_stats(struct request *r)
 {
     json_t *stats = flows_stats(r->node);
     json_object_set_new(stats, "files", io_stats(r->node));
+    struct engine *e = &r->node->engine;
     json_object_set_new(stats, "late_wakeups",
-                        json_integer((json_int_t)atomic_load(&r->node->engine.late_wakeups)));
+                        json_integer((json_int_t)atomic_load(&e->late_wakeups)));
+    json_object_set_new(stats, "max_late_us",
+                        json_real((double)atomic_load(&e->max_late_ns) / 1000.0));
+    json_object_set_new(stats, "max_cycle_us",
+                        json_real((double)atomic_load(&e->max_cycle_ns) / 1000.0));
     reply(r, aoip_control_ok(r->id, stats));
 }
 
