@@ -73,6 +73,9 @@ enum node_key {
     NK_ENCODING,
     NK_PACKET_US,
     NK_CLOCK_SKEW_PPM,
+    NK_DISCOVERY,
+    NK_MULTICAST,
+    NK_MULTICAST_TTL,
     NK_COUNT
 };
 
@@ -88,6 +91,9 @@ static const char *const node_keys[NK_COUNT] = {
     [NK_ENCODING] = "encoding",
     [NK_PACKET_US] = "packet_us",
     [NK_CLOCK_SKEW_PPM] = "clock_skew_ppm",
+    [NK_DISCOVERY] = "discovery",
+    [NK_MULTICAST] = "multicast",
+    [NK_MULTICAST_TTL] = "multicast_ttl",
 };
 
 enum io_key {
@@ -718,6 +724,25 @@ static int node_key(struct parser *p, const char *key, const char *v)
         return parse_packet_us(p, v, &cfg->packet_us);
     case NK_CLOCK_SKEW_PPM:
         return parse_real(p, key, v, -10000, 10000, &cfg->clock_skew_ppm);
+    case NK_DISCOVERY:
+        return parse_bool(p, key, v, &cfg->discovery);
+    case NK_MULTICAST:
+        if (strcasecmp(v, "auto") == 0)
+            cfg->multicast = CFG_MULTICAST_AUTO;
+        else if (strcasecmp(v, "never") == 0)
+            cfg->multicast = CFG_MULTICAST_NEVER;
+        else if (strcasecmp(v, "always") == 0)
+            cfg->multicast = CFG_MULTICAST_ALWAYS;
+        else
+            return fail(p, p->line, "multicast must be auto, never or always, not '%.*s'",
+                        QUOTE_MAX, v);
+        return 0;
+    case NK_MULTICAST_TTL:
+        /* 1 keeps media on the local segment; up to 255 for routed networks (RFC 1112). */
+        if (parse_integer(p, key, v, 1, 255, &x) < 0)
+            return -1;
+        cfg->multicast_ttl = (uint8_t)x;
+        return 0;
     default:
         return -1;
     }
@@ -1307,6 +1332,9 @@ static void set_defaults(struct cfg *cfg)
     cfg->encoding = AOIP_PCM_L24;
     cfg->packet_us = 1000;
     cfg->clock_skew_ppm = 0;
+    cfg->discovery = true;
+    cfg->multicast = CFG_MULTICAST_AUTO;
+    cfg->multicast_ttl = 16;
 }
 
 /* The directory part of path ("." when there is none) into dir. */

@@ -82,6 +82,12 @@ struct cfg_peer {
     uint16_t port;
 };
 
+enum cfg_multicast {
+    CFG_MULTICAST_AUTO, /* when two or more nodes want the same channels */
+    CFG_MULTICAST_NEVER,
+    CFG_MULTICAST_ALWAYS, /* every flow to another node */
+};
+
 struct cfg {
     char path[CFG_PATH_MAX]; /* the file, as given */
 
@@ -97,6 +103,9 @@ struct cfg {
     enum aoip_pcm_format encoding;
     uint32_t packet_us;
     double clock_skew_ppm;
+    bool discovery; /* mDNS/DNS-SD with Avahi; default yes */
+    enum cfg_multicast multicast;
+    uint8_t multicast_ttl; /* default 16: a venue's routed VLANs, not the world */
 
     struct cfg_io *ios; /* in file order */
     size_t n_ios;

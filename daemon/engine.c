@@ -111,14 +111,17 @@ static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, const uin
         atomic_fetch_add_explicit(&e->dropped_malformed, 1, memory_order_relaxed);
         return;
     }
-    if (!f) {
+    /* A flow's own socket (a plain RTP input, a multicast group) may carry
+     * other streams too: unless it takes any SSRC, it takes only its own. */
+    if (!f)
         f = find_rx(e->current, pkt.ssrc);
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
-        if (!f || (f->from.s_addr != htonl(INADDR_ANY) &&
-                   (from->ss_family != AF_INET || sin->sin_addr.s_addr != f->from.s_addr))) {
-            atomic_fetch_add_explicit(&e->dropped_unknown, 1, memory_order_relaxed);
-            return;
-        }
+    else if (!f->any_ssrc && pkt.ssrc != f->ssrc)
+        f = NULL;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+    if (!f || (f->from.s_addr != htonl(INADDR_ANY) &&
+               (from->ss_family != AF_INET || sin->sin_addr.s_addr != f->from.s_addr))) {
+        atomic_fetch_add_explicit(&e->dropped_unknown, 1, memory_order_relaxed);
+        return;
     }
 
     size_t frame_bytes = (size_t)f->encoding * f->channels;

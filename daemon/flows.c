@@ -20,12 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "flows.h"
 #include "log.h"
 #include "node.h"
 
-static uint32_t random_u32(void)
+static struct flow_meta *rx_meta(const struct rx_flow *f)
+{
+    return f->owner;
+}
+
+static struct flow_meta *tx_meta(const struct tx_flow *f)
+{
+    return f->owner;
+}
+
+uint32_t flows_random(void)
 {
     uint32_t v = 0;
     if (getrandom(&v, sizeof(v), 0) != sizeof(v))
@@ -33,12 +44,12 @@ static uint32_t random_u32(void)
     return v;
 }
 
-static const char *encoding_name(enum aoip_pcm_format f)
+const char *flows_encoding_name(enum aoip_pcm_format f)
 {
     return f == AOIP_PCM_L16 ? "L16" : "L24";
 }
 
-static int encoding_parse(const char *s, enum aoip_pcm_format *out)
+int flows_encoding_parse(const char *s, enum aoip_pcm_format *out)
 {
     if (s && strcasecmp(s, "L24") == 0)
         *out = AOIP_PCM_L24;
@@ -49,7 +60,7 @@ static int encoding_parse(const char *s, enum aoip_pcm_format *out)
     return 0;
 }
 
-static bool packet_us_valid(json_int_t us)
+bool flows_packet_us_valid(json_int_t us)
 {
     return us == 125 || us == 250 || us == 333 || us == 1000 || us == 4000;
 }
@@ -115,8 +126,10 @@ fail:
 
 static void meta_free(struct flow_meta *m)
 {
-    if (m)
+    if (m) {
         json_decref(m->channels);
+        json_decref(m->receivers);
+    }
     free(m);
 }
 
@@ -124,14 +137,17 @@ static void meta_free(struct flow_meta *m)
 static void rx_free(struct node *n, struct rx_flow *f)
 {
     for (unsigned c = 0; c < f->channels; c++)
-        if (f->fd < 0 && f->slots[c] != UINT32_MAX)
+        if (!f->any_ssrc && f->slots[c] != UINT32_MAX)
             node_slot_put(n, (int)f->slots[c]);
+    /* A multicast flow's socket is the flow's own; a plain RTP input's is the input's. */
+    if (rx_meta(f)->owns_fd && f->fd >= 0)
+        close(f->fd);
     aoip_jitter_free(f->jb);
     meta_free(f->owner);
     free(f);
 }
 
-static void tx_free(struct tx_flow *f)
+void flows_tx_free(struct tx_flow *f)
 {
     free(f->staging);
     meta_free(f->owner);
@@ -170,24 +186,14 @@ static void drop_rx(struct node *n, unsigned i)
     node_plan_changed(n);
 }
 
-static void drop_tx(struct node *n, unsigned i)
+void flows_drop_tx(struct node *n, unsigned i)
 {
     struct tx_flow *f = n->tx[i];
     n->tx[i] = n->tx[--n->n_tx];
     f->dead = true;
     if (f->refs == 0)
-        tx_free(f);
+        flows_tx_free(f);
     node_plan_changed(n);
-}
-
-static struct flow_meta *rx_meta(const struct rx_flow *f)
-{
-    return f->owner;
-}
-
-static struct flow_meta *tx_meta(const struct tx_flow *f)
-{
-    return f->owner;
 }
 
 struct plan *flows_plan(struct node *n)
@@ -210,7 +216,7 @@ struct plan *flows_plan(struct node *n)
                 continue;
             p->rx[p->n_rx++] = f;
             f->refs++;
-            if (f->fd >= 0)
+            if (f->any_ssrc)
                 continue;
             for (unsigned c = 0; c < f->channels; c++) {
                 uint32_t s = f->slots[c] - n->engine.cfg.local_sources;
@@ -254,14 +260,14 @@ void flows_free_plan(struct plan *p, void *arg)
             rx_free(n, p->rx[i]);
     for (unsigned i = 0; i < p->n_tx; i++)
         if (--p->tx[i]->refs == 0 && p->tx[i]->dead)
-            tx_free(p->tx[i]);
+            flows_tx_free(p->tx[i]);
     free(p->rx);
     free(p->tx);
     free(p->silence);
     free(p);
 }
 
-static bool in_list(json_t *list, const char *name)
+bool flows_list_has(json_t *list, const char *name)
 {
     size_t i;
     json_t *v;
@@ -273,202 +279,36 @@ static bool in_list(json_t *list, const char *name)
     return false;
 }
 
-/* The channel names (without the node) a flow's meta lists. */
-static const char *channel_of(const json_t *full)
+const char *flows_channel_of(const json_t *full)
 {
     const char *s = json_string_value(full);
     const char *slash = s ? strchr(s, '/') : NULL;
     return slash ? slash + 1 : "";
 }
 
-/* Is every channel of flow m in list? */
-static bool all_in(const struct flow_meta *m, json_t *list)
+json_t *flows_set_entry(const struct tx_flow *f)
 {
+    const struct flow_meta *m = f->owner;
+    json_t *names = json_array();
     size_t i;
     json_t *v;
+    char ssrc[9];
+
     json_array_foreach(m->channels, i, v)
     {
-        if (!in_list(list, channel_of(v)))
-            return false;
+        json_array_append_new(names, json_string(flows_channel_of(v)));
     }
-    return true;
-}
-
-/* Does flow m carry exactly these channels, in this order? */
-static bool carries(const struct flow_meta *m, const struct channel *const *chans, unsigned n)
-{
-    if (json_array_size(m->channels) != n)
-        return false;
-    for (unsigned c = 0; c < n; c++)
-        if (strcmp(channel_of(json_array_get(m->channels, c)), chans[c]->name) != 0)
-            return false;
-    return true;
-}
-
-static void retire_tx(struct node *n, struct tx_flow *f)
-{
-    struct flow_meta *m = tx_meta(f);
-    if (m->retire_at_ms)
-        return;
-    m->retire_at_ms = node_now_ms(n) + FLOWS_RETIRE_MS;
-    log_debug("flow %08" PRIx32 " to %s: replaced, sent %d ms more", f->ssrc, m->peer_name,
-              FLOWS_RETIRE_MS);
-}
-
-static struct tx_flow *new_tx(struct node *n, struct peer *p, const struct sockaddr_in *to,
-                              enum aoip_pcm_format enc, uint32_t packet_us,
-                              const struct channel *const *chans, unsigned count)
-{
-    struct tx_flow *f = tx_flow_new(count, cfg_frames_of_us(n->cfg, packet_us));
-    if (!f)
-        return NULL;
-    struct flow_meta *m = tx_meta(f);
-    memcpy(&f->to, to, sizeof(*to));
-    f->to_len = sizeof(*to);
-    f->encoding = enc;
-    f->payload_type = 96;
-    f->ssrc = random_u32();
-    f->seq = (uint16_t)random_u32();
-    snprintf(m->peer_id, sizeof(m->peer_id), "%s", p->id);
-    snprintf(m->peer_name, sizeof(m->peer_name), "%s", p->name);
-    m->packet_us = packet_us;
-    for (unsigned c = 0; c < count; c++) {
-        f->bufs[c] = n->engine.src[chans[c]->index];
-        char full[2 * AOIP_NAME_MAX + 2];
-        snprintf(full, sizeof(full), "%s/%s", n->cfg->name, chans[c]->name);
-        json_array_append_new(m->channels, json_string(full));
+    snprintf(ssrc, sizeof(ssrc), "%08" PRIx32, f->ssrc);
+    json_t *e = json_pack("{s:s, s:i, s:s, s:i, s:o}", "ssrc", ssrc, "payload_type",
+                          f->payload_type, "encoding", flows_encoding_name(f->encoding),
+                          "packet_us", (int)m->packet_us, "channels", names);
+    if (m->multicast) {
+        char group[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &m->group, group, sizeof(group));
+        json_object_set_new(e, "group", json_string(group));
+        json_object_set_new(e, "port", json_integer(FLOWS_MULTICAST_PORT));
     }
-    if (flows_add_tx(n, f) < 0) {
-        tx_free(f);
-        return NULL;
-    }
-    log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us", f->ssrc, p->name, count,
-             encoding_name(enc), packet_us);
-    return f;
-}
-
-json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *enc_name,
-                      json_int_t packet_us)
-{
-    enum aoip_pcm_format enc;
-    struct sockaddr_in to;
-    size_t i;
-    json_t *v;
-
-    if (encoding_parse(enc_name, &enc) < 0)
-        enc = n->cfg->encoding;
-    if (!packet_us_valid(packet_us))
-        packet_us = n->cfg->packet_us;
-    uint32_t frames = cfg_frames_of_us(n->cfg, (uint32_t)packet_us);
-    unsigned per_flow = (unsigned)(ENGINE_PAYLOAD_MAX / aoip_pcm_bytes(enc, 1, frames));
-    if (per_flow > ENGINE_FLOW_CHANNELS)
-        per_flow = ENGINE_FLOW_CHANNELS;
-    if (!peer_address(p, &to))
-        return NULL;
-    to.sin_port = htons(p->rtp_port);
-
-    /* Only names of this node's sources count; the rest is logged and ignored. */
-    json_t *wanted = json_array();
-    json_array_foreach(channels, i, v)
-    {
-        const char *name = json_string_value(v);
-        if (!name || !node_find_source(n, name, 0)) {
-            log_warn("peer %s: wants channel '%s', which this node does not have", p->name,
-                     name ? name : "(not a string)");
-            continue;
-        }
-        if (!in_list(wanted, name))
-            json_array_append_new(wanted, json_string(name));
-    }
-
-    /*
-     * The target is as few flows as fit: full flows that carry only wanted
-     * channels stay; everything else wanted is packed anew, the channels of
-     * the flows it comes from first and in their order, so a flow whose
-     * channels are unchanged comes out the same and stays too. A flow that
-     * is not in the target is replaced: it goes on for FLOWS_RETIRE_MS so
-     * the receiver can switch to its successor on the same timeline.
-     */
-    unsigned before = n->n_tx;
-    bool *keep = calloc(before + 1, sizeof(bool));
-    json_t *covered = json_array(), *rest = json_array();
-    for (unsigned k = 0; keep && k < before; k++) {
-        struct tx_flow *f = n->tx[k];
-        struct flow_meta *m = tx_meta(f);
-        bool same = strcmp(m->peer_id, p->id) == 0 && !m->retire_at_ms && f->encoding == enc &&
-                    m->packet_us == (uint32_t)packet_us && all_in(m, wanted);
-        if (same && f->channels == per_flow) {
-            keep[k] = true;
-            json_array_foreach(m->channels, i, v)
-            {
-                json_array_append_new(covered, json_string(channel_of(v)));
-            }
-        } else if (strcmp(m->peer_id, p->id) == 0 && !m->retire_at_ms) {
-            json_array_foreach(m->channels, i, v)
-            {
-                const char *name = channel_of(v);
-                if (in_list(wanted, name) && !in_list(rest, name))
-                    json_array_append_new(rest, json_string(name));
-            }
-        }
-    }
-    json_array_foreach(wanted, i, v)
-    {
-        const char *name = json_string_value(v);
-        if (!in_list(covered, name) && !in_list(rest, name))
-            json_array_append_new(rest, json_string(name));
-    }
-
-    const struct channel *chunk[ENGINE_FLOW_CHANNELS];
-    unsigned count = 0;
-    size_t total = json_array_size(rest);
-    json_array_foreach(rest, i, v)
-    {
-        chunk[count++] = node_find_source(n, json_string_value(v), 0);
-        if (count < per_flow && i + 1 < total)
-            continue;
-        bool found = false;
-        for (unsigned k = 0; keep && k < before && !found; k++) {
-            struct flow_meta *m = tx_meta(n->tx[k]);
-            if (!keep[k] && !m->retire_at_ms && strcmp(m->peer_id, p->id) == 0 &&
-                n->tx[k]->encoding == enc && m->packet_us == (uint32_t)packet_us &&
-                carries(m, chunk, count))
-                found = keep[k] = true;
-        }
-        if (!found)
-            new_tx(n, p, &to, enc, (uint32_t)packet_us, chunk, count);
-        count = 0;
-    }
-    /* What was there and is not in the target is replaced. New flows were
-     * appended behind the `before` that keep[] covers, and nothing moved. */
-    for (unsigned k = 0; keep && k < before; k++) {
-        struct flow_meta *m = tx_meta(n->tx[k]);
-        if (strcmp(m->peer_id, p->id) == 0 && !keep[k])
-            retire_tx(n, n->tx[k]);
-    }
-    json_t *list = json_array();
-    for (unsigned k = 0; k < n->n_tx; k++) {
-        struct tx_flow *f = n->tx[k];
-        struct flow_meta *m = tx_meta(f);
-        if (strcmp(m->peer_id, p->id) != 0 || m->retire_at_ms)
-            continue;
-        json_t *names = json_array();
-        json_array_foreach(m->channels, i, v)
-        {
-            json_array_append_new(names, json_string(channel_of(v)));
-        }
-        char ssrc[9];
-        snprintf(ssrc, sizeof(ssrc), "%08" PRIx32, f->ssrc);
-        json_array_append_new(list,
-                              json_pack("{s:s, s:i, s:s, s:i, s:o}", "ssrc", ssrc, "payload_type",
-                                        f->payload_type, "encoding", encoding_name(f->encoding),
-                                        "packet_us", (int)m->packet_us, "channels", names));
-    }
-    free(keep);
-    json_decref(covered);
-    json_decref(rest);
-    json_decref(wanted);
-    return json_pack("{s:s, s:o}", "type", "flows.set", "flows", list);
+    return e;
 }
 
 static bool rx_has_ssrc(json_t *flows, uint32_t ssrc)
@@ -496,8 +336,8 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     if (json_unpack(v, "{s:s, s:I, s:s, s:I, s:o}", "ssrc", &ssrc_s, "payload_type", &pt,
                     "encoding", &enc_s, "packet_us", &packet_us, "channels", &chans) != 0 ||
         !json_is_array(chans) || json_array_size(chans) == 0 ||
-        json_array_size(chans) > ENGINE_FLOW_CHANNELS || encoding_parse(enc_s, &enc) < 0 ||
-        pt < 0 || pt > 127 || !packet_us_valid(packet_us)) {
+        json_array_size(chans) > ENGINE_FLOW_CHANNELS || flows_encoding_parse(enc_s, &enc) < 0 ||
+        pt < 0 || pt > 127 || !flows_packet_us_valid(packet_us)) {
         log_warn("peer %s: a flow in flows.set is malformed", p->name);
         return NULL;
     }
@@ -506,13 +346,46 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
         log_warn("peer %s: flow ssrc '%s' is not 8 hex digits", p->name, ssrc_s);
         return NULL;
     }
+    /* A multicast flow: join its group on a socket of the flow's own. */
+    const char *group_s = json_string_value(json_object_get(v, "group"));
+    json_t *port_j = json_object_get(v, "port");
+    struct in_addr group = { 0 };
+    if (group_s && (inet_pton(AF_INET, group_s, &group) != 1 ||
+                    !IN_MULTICAST(ntohl(group.s_addr)) || !json_is_integer(port_j) ||
+                    json_integer_value(port_j) <= 0 || json_integer_value(port_j) > 65535)) {
+        log_warn("peer %s: flow %s has a bad multicast group", p->name, ssrc_s);
+        return NULL;
+    }
+    int fd = -1;
+    if (group_s) {
+        struct sockaddr_storage ss = { 0 };
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        char why[200];
+        sin->sin_family = AF_INET;
+        sin->sin_addr = group;
+        sin->sin_port = htons((uint16_t)json_integer_value(port_j));
+        fd = io_media_socket(&ss, sizeof(*sin), true, why, sizeof(why));
+        if (fd < 0) {
+            log_warn("peer %s: cannot join %s: %s", p->name, group_s, why);
+            return NULL;
+        }
+    }
 
     unsigned nch = (unsigned)json_array_size(chans);
     struct rx_flow *f = rx_flow_new(n, nch, cfg_frames_of_us(n->cfg, n->cfg->latency_us));
-    if (!f)
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
     struct flow_meta *m = rx_meta(f);
     struct sockaddr_in from;
+    if (fd >= 0) {
+        f->fd = fd;
+        m->owns_fd = true;
+        m->multicast = true;
+        m->group = group;
+    }
     f->ssrc = (uint32_t)ssrc;
     f->encoding = enc;
     f->payload_type = (uint8_t)pt;
@@ -543,7 +416,7 @@ static struct rx_flow *playing_from(struct node *n, const struct peer *p)
     for (unsigned k = 0; k < n->n_rx; k++) {
         struct rx_flow *f = n->rx[k];
         struct flow_counters c;
-        if (f->fd >= 0 || strcmp(rx_meta(f)->peer_id, p->id) != 0)
+        if (f->any_ssrc || strcmp(rx_meta(f)->peer_id, p->id) != 0)
             continue;
         rx_flow_read(f, &c);
         if (c.playing)
@@ -563,7 +436,7 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
     for (unsigned k = 0; k < n->n_rx; k++) {
         struct rx_flow *f = n->rx[k];
         struct flow_meta *m = rx_meta(f);
-        if (f->fd < 0 && strcmp(m->peer_id, p->id) == 0 && !rx_has_ssrc(flows, f->ssrc) &&
+        if (!f->any_ssrc && strcmp(m->peer_id, p->id) == 0 && !rx_has_ssrc(flows, f->ssrc) &&
             !m->retire_at_ms) {
             m->retire_at_ms = node_now_ms(n) + FLOWS_RETIRE_MS;
             node_plan_changed(n);
@@ -578,7 +451,7 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
         uint32_t ssrc = s ? (uint32_t)strtoul(s, NULL, 16) : 0;
         bool have = false;
         for (unsigned k = 0; k < n->n_rx; k++)
-            have = have || (n->rx[k]->fd < 0 && n->rx[k]->ssrc == ssrc &&
+            have = have || (!n->rx[k]->any_ssrc && n->rx[k]->ssrc == ssrc &&
                             strcmp(rx_meta(n->rx[k])->peer_id, p->id) == 0);
         if (have)
             continue;
@@ -592,7 +465,7 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
             continue;
         }
         log_info("flow %08" PRIx32 " from %s: %u channels of %s", f->ssrc, p->name, f->channels,
-                 encoding_name(f->encoding));
+                 flows_encoding_name(f->encoding));
     }
 }
 
@@ -624,7 +497,7 @@ void flows_tick(struct node *n)
     for (unsigned k = 0; k < n->n_tx;) {
         struct flow_meta *m = tx_meta(n->tx[k]);
         if (m->retire_at_ms && now >= m->retire_at_ms)
-            drop_tx(n, k);
+            flows_drop_tx(n, k);
         else
             k++;
     }
@@ -658,7 +531,7 @@ void flows_dropped_by(struct node *n, struct peer *p, json_t *ssrcs)
             struct flow_meta *m = tx_meta(n->tx[k]);
             /* Only a replaced flow, and only the asker's: nobody stops another's audio. */
             if (n->tx[k]->ssrc == ssrc && m->retire_at_ms && strcmp(m->peer_id, p->id) == 0) {
-                drop_tx(n, k);
+                flows_drop_tx(n, k);
                 break;
             }
         }
@@ -671,18 +544,8 @@ void flows_peer_restarted(struct node *n, struct peer *p)
      * may line up with them, and its new flows will come with a flows.set. */
     for (unsigned k = 0; k < n->n_rx;) {
         struct rx_flow *f = n->rx[k];
-        if (f->fd < 0 && strcmp(rx_meta(f)->peer_id, p->id) == 0)
+        if (!f->any_ssrc && strcmp(rx_meta(f)->peer_id, p->id) == 0)
             drop_rx(n, k);
-        else
-            k++;
-    }
-}
-
-void flows_peer_lost(struct node *n, struct peer *p)
-{
-    for (unsigned k = 0; k < n->n_tx;) {
-        if (strcmp(tx_meta(n->tx[k])->peer_id, p->id) == 0)
-            drop_tx(n, k);
         else
             k++;
     }
@@ -720,8 +583,8 @@ static json_t *flow_json(const struct node *n, const char *dir, const struct flo
     snprintf(ssrc_s, sizeof(ssrc_s), "%08" PRIx32, ssrc);
     return json_pack("{s:s, s:s, s:O, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "direction", dir, "peer", m->peer_name, "channels", m->channels, "encoding",
-                     encoding_name(enc), "packet_us", (int)packet_us, "ssrc", ssrc_s, "packets",
-                     (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "lost",
+                     flows_encoding_name(enc), "packet_us", (int)packet_us, "ssrc", ssrc_s,
+                     "packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "lost",
                      (json_int_t)c->lost, "late", (json_int_t)c->late, "duplicates",
                      (json_int_t)c->duplicates, "reordered", (json_int_t)c->reordered, "concealed",
                      (json_int_t)c->concealed);
@@ -766,6 +629,10 @@ json_t *flows_stats(struct node *n)
         json_object_set_new(o, "latency_ms",
                             m->have_latency ? json_real(m->remote_latency_ms) : json_null());
         json_object_set_new(o, "rtt_ms", m->have_rr ? json_real(m->rtt_ms) : json_null());
+        json_object_set_new(o, "mode", json_string(m->multicast ? "multicast" : "unicast"));
+        json_object_set_new(
+            o, "receivers",
+            json_integer(m->multicast ? (json_int_t)json_array_size(m->receivers) : 1));
         json_array_append_new(list, o);
     }
     return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}}", "flows", list, "dropped", "malformed",
@@ -786,7 +653,7 @@ void flows_close(struct node *n)
     while (n->n_rx)
         drop_rx(n, n->n_rx - 1);
     while (n->n_tx)
-        drop_tx(n, n->n_tx - 1);
+        flows_drop_tx(n, n->n_tx - 1);
     free(n->rx);
     free(n->tx);
     free(n->fed);

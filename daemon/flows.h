@@ -7,8 +7,14 @@
 #define AOIPD_FLOWS_H
 
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "engine.h"
+
+struct node;
+struct peer;
 
 /* How long a replaced flow goes on beside its successor: the receiver
  * switches as soon as the new one plays (a latency and a network delay
@@ -25,6 +31,13 @@ struct flow_meta {
     uint32_t packet_us;
     int64_t retire_at_ms; /* replaced: goes at this time (monotonic ms); 0: live */
 
+    /* A multicast flow: sent to group:FLOWS_MULTICAST_PORT, joined by the
+     * receivers listed (tx), or received on a socket of its own (rx). */
+    bool multicast;
+    struct in_addr group;
+    json_t *receivers; /* tx: ids of the peers it serves */
+    bool owns_fd;      /* rx: the flow's fd is its own, to close with it */
+
     /* rx: the sender's last SR, for latency and for the LSR/DLSR of our RR */
     bool have_sr;
     uint64_t sr_ntp;
@@ -40,5 +53,26 @@ struct flow_meta {
     bool have_latency;
     double remote_latency_ms;
 };
+
+/* The port of every multicast flow (AES67's default): groups tell them apart. */
+#define FLOWS_MULTICAST_PORT 5004
+
+static inline struct flow_meta *flow_meta_of_tx(const struct tx_flow *f)
+{
+    return f->owner;
+}
+
+/* Shared by flows.c and pack.c. */
+uint32_t flows_random(void);
+const char *flows_encoding_name(enum aoip_pcm_format f);
+int flows_encoding_parse(const char *s, enum aoip_pcm_format *out);
+bool flows_packet_us_valid(json_int_t us);
+bool flows_list_has(json_t *list, const char *name);
+/* "NODE/NAME" -> "NAME" */
+const char *flows_channel_of(const json_t *full);
+void flows_drop_tx(struct node *n, unsigned i);
+void flows_tx_free(struct tx_flow *f);
+/* A flow's entry in flows.set. */
+json_t *flows_set_entry(const struct tx_flow *f);
 
 #endif

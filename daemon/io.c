@@ -171,14 +171,6 @@ static void pump_run(struct wav_pump *p)
     }
 }
 
-static uint32_t random_u32(void)
-{
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-        v = (uint32_t)engine_mono_ns();
-    return v;
-}
-
 /* What stats say of a plain RTP flow: "rtp:ADDRESS:PORT" and its channels. */
 static void describe_rtp(struct node *n, const struct cfg_io *io, struct flow_meta *m)
 {
@@ -256,8 +248,8 @@ static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io,
     f->to_len = io->addr_len;
     f->encoding = io->encoding;
     f->payload_type = io->payload_type;
-    f->ssrc = random_u32();
-    f->seq = (uint16_t)random_u32();
+    f->ssrc = flows_random();
+    f->seq = (uint16_t)flows_random();
     for (unsigned c = 0; c < io->channels; c++)
         f->bufs[c] = n->engine.dst[first_dst + c];
     describe_rtp(n, io, f->owner);

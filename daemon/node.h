@@ -74,6 +74,12 @@ struct peer {
     unsigned n_buses;
     struct conn *conn; /* the connection in use; NULL while lost */
     json_t *wanted;    /* the channel list last sent in flows.want, NULL: none sent */
+    /* What p asked of this node (flows.want), and the flow list it was told last. */
+    json_t *asked;
+    enum aoip_pcm_format asked_enc;
+    uint32_t asked_us;
+    json_t *sent_set;
+    json_t *groups; /* the multicast groups p sends to */
 };
 
 /* A route into one of this node's destinations. */
@@ -178,6 +184,8 @@ struct node {
     uv_timer_t slow; /* 1 s: peers, RTCP, housekeeping */
     uv_signal_t sigterm, sigint;
     bool stopping;
+    struct discovery *discovery; /* NULL with discovery = no */
+    json_t *groups;              /* the multicast groups last announced */
 
     uint64_t *meter_since; /* per local channel: the newest meter block read */
 
@@ -215,7 +223,10 @@ void routes_peer_known(struct node *n, struct peer *p);
 json_t *routes_wanted_from(struct node *n, const struct peer *p);
 json_t *route_json(const struct node *n, const struct route *rt);
 
-/* peer.c */
+/* peer.c. Discovery (or anything else) tells it of nodes with peers_discovered:
+ * it keeps a connection to them; peers_vanished: their announcement went away. */
+void peers_discovered(struct node *n, const char *id, const char *host, uint16_t port);
+void peers_vanished(struct node *n, const char *id);
 int peers_init(struct node *n, char *err, size_t errlen);
 void peers_close(struct node *n);
 void peers_tick(struct node *n);
@@ -231,8 +242,12 @@ bool peer_address(const struct peer *p, struct sockaddr_in *out);
 
 /* flows.c: rx and tx flows negotiated with peers. */
 void flows_set_from(struct node *n, struct peer *p, json_t *flows);
-json_t *flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *encoding,
-                      json_int_t packet_us);
+/* pack.c: p wants these channels of ours; all flows are worked out again. */
+void flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *encoding,
+                   json_int_t packet_us);
+void flows_repack(struct node *n);
+/* The multicast groups this node sends to (announced to peers). */
+json_t *flows_groups(struct node *n);
 void flows_peer_lost(struct node *n, struct peer *p);
 /* p came back as a new process (a new session): its old flows go. */
 void flows_peer_restarted(struct node *n, struct peer *p);
@@ -265,6 +280,10 @@ void rtcp_close(struct node *n);
 /* ctl.c */
 int ctl_init(struct node *n, char *err, size_t errlen);
 void ctl_close(struct node *n);
+
+/* discovery.c: mDNS/DNS-SD with Avahi, on this loop. */
+int discovery_init(struct node *n, char *err, size_t errlen);
+void discovery_close(struct node *n);
 
 /* state.c */
 int state_init(struct node *n, char *err, size_t errlen);

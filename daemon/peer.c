@@ -28,6 +28,10 @@
 #define PEER_RETRY_MAX_MS   5000
 /* Output queued to a peer that does not read: past this, it is cut off. */
 #define PEER_MAX_QUEUED (4u << 20)
+/* A peer whose DNS-SD service went away is lost unless it answers within this. */
+#define PEER_VANISHED_GRACE_MS 1500
+/* Multicast groups a peer may announce. */
+#define PEER_MAX_GROUPS 1024
 /* Channels a peer may announce in each of its lists. */
 #define PEER_MAX_CHANNELS 4096
 
@@ -153,12 +157,14 @@ static void send_hello(struct conn *c)
     }
     for (unsigned i = 0; i < n->n_destinations; i++)
         json_array_append_new(dst, json_string(n->destinations[i].name));
-    conn_send(c,
-              json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "type",
-                        "hello", "v", 1, "id", n->id, "session", n->session, "name", n->cfg->name,
-                        "port", (int)n->port, "rtp_port", (int)n->rtp_port, "rtcp_port",
-                        (int)n->rtcp_port, "sample_rate", (int)n->cfg->sample_rate, "sources", src,
-                        "destinations", dst, "buses", bus, "peers", known_peers(n, NULL)));
+    json_t *hello =
+        json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "type",
+                  "hello", "v", 1, "id", n->id, "session", n->session, "name", n->cfg->name, "port",
+                  (int)n->port, "rtp_port", (int)n->rtp_port, "rtcp_port", (int)n->rtcp_port,
+                  "sample_rate", (int)n->cfg->sample_rate, "sources", src, "destinations", dst,
+                  "buses", bus, "peers", known_peers(n, NULL));
+    json_object_set_new(hello, "groups", flows_groups(n));
+    conn_send(c, hello);
 }
 
 /* ---- requests forwarded to peers ---------------------------------------- */
@@ -324,6 +330,25 @@ static int take_names(json_t *v, char (**out)[AOIP_NAME_MAX], unsigned *count)
     return 0;
 }
 
+/* The multicast groups a peer says it sends to: IPv4 multicast addresses, a bounded list. */
+static void take_groups(struct peer *p, json_t *list)
+{
+    size_t i;
+    json_t *v;
+    struct in_addr a;
+
+    if (!json_is_array(list) || json_array_size(list) > PEER_MAX_GROUPS)
+        return;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || inet_pton(AF_INET, s, &a) != 1 || !IN_MULTICAST(ntohl(a.s_addr)))
+            return;
+    }
+    json_decref(p->groups);
+    p->groups = json_incref(list);
+}
+
 static bool valid_id(const char *s)
 {
     return s && strlen(s) == NODE_ID_LEN && strspn(s, "0123456789abcdef") == NODE_ID_LEN;
@@ -461,6 +486,7 @@ static void on_hello(struct conn *c, json_t *msg)
             snprintf(t->id, sizeof(t->id), "%s", p->id);
     }
     learn_peers(n, json_object_get(msg, "peers"));
+    take_groups(p, json_object_get(msg, "groups"));
     if (p->sample_rate != n->cfg->sample_rate) {
         log_warn("peer %s runs at %u Hz, this node at %u Hz: not used", p->name, p->sample_rate,
                  n->cfg->sample_rate);
@@ -519,12 +545,12 @@ static void on_message(struct conn *c, json_t *msg)
             c->errors++;
             return;
         }
-        json_t *set = flows_want_by(n, c->peer, chans, json_string_value(enc),
-                                    json_is_integer(us) ? json_integer_value(us) : 0);
-        if (set)
-            conn_send(c, set);
+        flows_want_by(n, c->peer, chans, json_string_value(enc),
+                      json_is_integer(us) ? json_integer_value(us) : 0);
     } else if (strcmp(type, "flows.set") == 0) {
         flows_set_from(n, c->peer, json_object_get(msg, "flows"));
+    } else if (strcmp(type, "groups") == 0) {
+        take_groups(c->peer, json_object_get(msg, "groups"));
     } else if (strcmp(type, "flows.drop") == 0) {
         json_t *ssrcs = json_object_get(msg, "ssrcs");
         if (json_is_array(ssrcs))
@@ -797,6 +823,35 @@ int peers_init(struct node *n, char *err, size_t errlen)
     return 0;
 }
 
+void peers_discovered(struct node *n, const char *id, const char *host, uint16_t port)
+{
+    if (!valid_id(id) || strcmp(id, n->id) == 0 || port == 0)
+        return;
+    struct target *t = target_add(n, host, port, false);
+    if (!t)
+        return;
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    /* Found just now: no reason to wait for a retry delay. */
+    t->next_try_ms = 0;
+    t->backoff_ms = 0;
+    target_try(n, t);
+}
+
+void peers_vanished(struct node *n, const char *id)
+{
+    struct peer *p = node_peer_by_id(n, id);
+    struct conn *c = p ? p->conn : NULL;
+    int64_t now = node_now_ms(n);
+
+    if (!c)
+        return;
+    /* Its service went away: if it does not answer a ping soon, it went with it. */
+    if (c->last_rx_ms > now - NODE_PEER_TIMEOUT_MS + PEER_VANISHED_GRACE_MS)
+        c->last_rx_ms = now - NODE_PEER_TIMEOUT_MS + PEER_VANISHED_GRACE_MS;
+    c->last_ping_ms = now;
+    conn_send(c, json_pack("{s:s, s:I}", "type", "ping", "t", (json_int_t)now));
+}
+
 void peers_tick(struct node *n)
 {
     int64_t now = node_now_ms(n);
@@ -851,6 +906,9 @@ void peers_close(struct node *n)
         free(p->destinations);
         free(p->buses);
         json_decref(p->wanted);
+        json_decref(p->asked);
+        json_decref(p->sent_set);
+        json_decref(p->groups);
         free(p);
     }
     n->n_peers = 0;

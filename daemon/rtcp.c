@@ -104,7 +104,7 @@ static void send_rr(struct node *n, struct rx_flow *f)
     struct sockaddr_in to;
     uint8_t buf[RTCP_MAX];
 
-    if (f->fd >= 0 || !m->peer_id[0] || !rtcp_address(n, m->peer_id, &to))
+    if (f->any_ssrc || !m->peer_id[0] || !rtcp_address(n, m->peer_id, &to))
         return;
     rx_flow_read(f, &c);
     /* Section 6.4.1 and appendix A.3: loss since the last report, in 1/256. */
@@ -146,7 +146,7 @@ static void take_sr(struct node *n, const struct aoip_rtcp_packet *pkt)
     for (unsigned i = 0; i < n->n_rx; i++) {
         struct rx_flow *f = n->rx[i];
         struct flow_meta *m = f->owner;
-        if (f->fd >= 0 || f->ssrc != pkt->ssrc)
+        if (f->any_ssrc || f->ssrc != pkt->ssrc)
             continue;
         m->have_sr = true;
         m->sr_ntp = pkt->sender.ntp_time;

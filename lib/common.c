@@ -59,6 +59,20 @@ const char *aoip_strerror(int err)
         return "SDP repeats a line that may appear once";
     case AOIP_ESDP_FIELD_TOO_LONG:
         return "SDP session name or encoding longer than aoip stores";
+    case AOIP_ETXT_TRUNCATED:
+        return "TXT record string runs past the record";
+    case AOIP_ETXT_NO_VERSION:
+        return "TXT record has no protocol version (v=)";
+    case AOIP_ETXT_VERSION:
+        return "TXT record announces another protocol version than 1";
+    case AOIP_ETXT_NO_ID:
+        return "TXT record has no node id (id=)";
+    case AOIP_ETXT_ID:
+        return "TXT record node id is not 16 lowercase hex digits";
+    case AOIP_ETXT_SAMPLE_RATE:
+        return "TXT record sample rate (sr=) is not a number in 8000..192000";
+    case AOIP_ETXT_COUNT:
+        return "TXT record channel count (tx=, rx=) is not a number in 0..65535";
     default:
         break;
     }

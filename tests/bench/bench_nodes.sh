@@ -87,6 +87,8 @@ start() {
 		state_dir = $dir/$name.state
 		control = $dir/$name.sock
 		port = 0
+		discovery = no
+		multicast = never
 
 		$body
 	CONF

@@ -85,7 +85,9 @@ wait_until() {
 }
 
 # node_conf NAME BODY: write NAME's config; [node] basics come first, BODY after.
-# Extra [node] keys go in NODE_EXTRA (one per line).
+# Extra [node] keys go in NODE_EXTRA (one per line). Nodes on loopback find
+# each other through static peers and send unicast only: mDNS and multicast
+# stay off, so nothing goes out on the machine's real network.
 node_conf() {
 	local name=$1 body=$2
 	cat >"$it_dir/$name.conf" <<-CONF
@@ -95,6 +97,8 @@ node_conf() {
 		control = $it_dir/$name.sock
 		port = ${NODE_PORT:-0}
 		latency_us = ${NODE_LATENCY_US:-10000}
+		discovery = no
+		multicast = never
 		${NODE_EXTRA:-}
 
 		$body

@@ -242,6 +242,9 @@ static void empty_file_gives_defaults(void **state)
     assert_int_equal(cfg.encoding, AOIP_PCM_L24);
     assert_int_equal(cfg.packet_us, 1000);
     assert_float_equal(cfg.clock_skew_ppm, 0, 0);
+    assert_true(cfg.discovery);
+    assert_int_equal(cfg.multicast, CFG_MULTICAST_AUTO);
+    assert_int_equal(cfg.multicast_ttl, 16);
     assert_int_equal(cfg.n_ios, 0);
     assert_null(cfg.ios);
     assert_int_equal(cfg.n_peers, 0);
@@ -266,6 +269,31 @@ static void node_name_defaults_to_host_name_cut_at_dot(void **state)
     parse_ok(&cfg, "[node]\nport = 7401\n");
     assert_string_equal(cfg.name, host);
     cfg_free(&cfg);
+}
+
+static void discovery_and_multicast_keys_parse(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\ndiscovery = no\nmulticast = Always\nmulticast_ttl = 1\n");
+    assert_false(cfg.discovery);
+    assert_int_equal(cfg.multicast, CFG_MULTICAST_ALWAYS);
+    assert_int_equal(cfg.multicast_ttl, 1);
+    cfg_free(&cfg);
+    parse_ok(&cfg, "[node]\nmulticast = never\n");
+    assert_int_equal(cfg.multicast, CFG_MULTICAST_NEVER);
+    cfg_free(&cfg);
+}
+
+static void bad_multicast_keys_are_refused(void **state)
+{
+    (void)state;
+    expect_error("[node]\nmulticast = sometimes\n",
+                 "node.conf:2: multicast must be auto, never or always, not 'sometimes'");
+    expect_error("[node]\nmulticast_ttl = 0\n",
+                 "node.conf:2: multicast_ttl must be 1..255, not '0'");
+    expect_error("[node]\ndiscovery = maybe\n",
+                 "node.conf:2: discovery must be yes or no, not 'maybe'");
 }
 
 static void unknown_key_is_refused(void **state)
@@ -1288,6 +1316,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_example_parses_every_field),
         cmocka_unit_test(empty_file_gives_defaults),
+        cmocka_unit_test(discovery_and_multicast_keys_parse),
+        cmocka_unit_test(bad_multicast_keys_are_refused),
         cmocka_unit_test(node_name_defaults_to_host_name_cut_at_dot),
         cmocka_unit_test(unknown_key_is_refused),
         cmocka_unit_test(unknown_section_is_refused),

@@ -16,5 +16,6 @@
 #include "rtcp.h"
 #include "rtp.h"
 #include "sdp.h"
+#include "txt.h"
 
 #endif

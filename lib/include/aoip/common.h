@@ -66,6 +66,15 @@ enum aoip_error {
     AOIP_ESDP_DUPLICATE = -10048,      /* a line allowed once per level given twice */
     AOIP_ESDP_FIELD_TOO_LONG = -10049, /* session name or encoding longer than stored */
 
+    /* DNS-SD TXT record of a node (RFC 6763 section 6; txt.h) */
+    AOIP_ETXT_TRUNCATED = -10060,   /* a string's length byte runs past the record */
+    AOIP_ETXT_NO_VERSION = -10061,  /* no v= key */
+    AOIP_ETXT_VERSION = -10062,     /* v= is not 1: another protocol version */
+    AOIP_ETXT_NO_ID = -10063,       /* no id= key */
+    AOIP_ETXT_ID = -10064,          /* id= is not 16 lowercase hex digits */
+    AOIP_ETXT_SAMPLE_RATE = -10065, /* sr= is not a decimal number in 8000..192000 */
+    AOIP_ETXT_COUNT = -10066,       /* tx= or rx= is not a decimal number in 0..65535 */
+
     AOIP_ELAST = -10099
 };
 
