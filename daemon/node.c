@@ -267,6 +267,9 @@ static int open_rtp(struct node *n, char *err, size_t errlen)
     }
     if (getsockname(n->rtp_fd, (struct sockaddr *)&ss, &len) == 0)
         n->rtp_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    /* Multicast flows leave through this socket too: how far they may travel. */
+    int ttl = n->cfg->multicast_ttl;
+    setsockopt(n->rtp_fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
     return 0;
 }
 
