@@ -470,8 +470,15 @@ void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_t
             format_us(ptime, sizeof(ptime), num(f, "packet_us"));
             if (strcmp(ptime, "-") != 0)
                 strcat(ptime, " ms");
-            table_add(&head, NULL, str(f, "direction"), str(f, "peer"), str(f, "encoding"), ptime,
-                      "");
+            /* A multicast flow says how many nodes joined it. */
+            char peer[160];
+            const char *mode = json_string_value(json_object_get(f, "mode"));
+            if (mode && strcmp(mode, "multicast") == 0)
+                snprintf(peer, sizeof(peer), "%s, %.0f receivers", str(f, "peer"),
+                         num(f, "receivers"));
+            else
+                snprintf(peer, sizeof(peer), "%s", str(f, "peer"));
+            table_add(&head, NULL, str(f, "direction"), peer, str(f, "encoding"), ptime, "");
             add_flow_figures(&figures, f);
         }
         table_widths(&head, wh);

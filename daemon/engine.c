@@ -546,7 +546,11 @@ int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd)
                                     .destinations =
                                         cfg->local_destinations ? cfg->local_destinations : 1,
                                     .max_crosspoints = ENGINE_CROSSPOINTS,
-                                    .max_frames = cfg->period_frames };
+                                    .max_frames = cfg->period_frames,
+                                    /* Its own channels, not the remote slots: 1024 meters
+                                     * a period for nobody to read would cost more than the mix. */
+                                    .metered_sources =
+                                        cfg->local_sources ? cfg->local_sources : 1 };
     e->mixer = aoip_mixer_new(&mc);
     if (!e->bus_src || !e->bus_dst || !e->src || !e->dst || !e->audio || !e->decode ||
         !e->recv_buf || !e->send_buf || !e->missing || !e->sender || !e->meters || !e->meter_hist ||

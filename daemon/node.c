@@ -122,10 +122,23 @@ const struct channel *node_find_destination(const struct node *n, const char *na
 
 struct peer *node_peer_by_name(struct node *n, const char *name)
 {
+    struct peer *found = NULL;
+
+    /* A node's id names it too, and never twice. */
     for (unsigned i = 0; i < n->n_peers; i++)
-        if (strcmp(n->peers[i]->name, name) == 0)
+        if (strcmp(n->peers[i]->id, name) == 0)
             return n->peers[i];
-    return NULL;
+    /* Two nodes may share a name (discovery tells them apart by id): the one
+     * online is meant, the first found if both are. */
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        if (strcmp(n->peers[i]->name, name) != 0)
+            continue;
+        if (peer_online(n->peers[i]))
+            return n->peers[i];
+        if (!found)
+            found = n->peers[i];
+    }
+    return found;
 }
 
 struct peer *node_peer_by_id(struct node *n, const char *id)
@@ -337,7 +350,7 @@ int node_init(struct node *n, uv_loop_t *loop, struct cfg *cfg, char *err, size_
         return -1;
     }
     if (rtcp_init(n, err, errlen) < 0 || peers_init(n, err, errlen) < 0 ||
-        ctl_init(n, err, errlen) < 0)
+        (cfg->discovery && discovery_init(n, err, errlen) < 0) || ctl_init(n, err, errlen) < 0)
         return -1;
 
     uv_timer_init(loop, &n->tick);
@@ -373,6 +386,7 @@ static void close_handle(uv_handle_t *h)
 
 void node_close(struct node *n)
 {
+    discovery_close(n);
     engine_stop(&n->engine);
     ctl_close(n);
     peers_close(n);
@@ -396,6 +410,7 @@ void node_close(struct node *n)
     free(n->destinations);
     free(n->backlog);
     free(n->meter_since);
+    json_decref(n->groups);
     /* Let the loop run the close callbacks of every handle. */
     uv_run(n->loop, UV_RUN_DEFAULT);
 }

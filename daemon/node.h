@@ -161,6 +161,7 @@ struct node {
     struct conn *conns; /* every connection, a list */
     unsigned n_conns;
     struct target *targets; /* addresses to keep a connection to */
+    unsigned n_targets;
 
     struct rx_flow **rx; /* live flows in, peers' and rtp inputs' */
     unsigned n_rx;

@@ -30,6 +30,9 @@
 #define PEER_MAX_QUEUED (4u << 20)
 /* A peer whose DNS-SD service went away is lost unless it answers within this. */
 #define PEER_VANISHED_GRACE_MS 1500
+/* Addresses a node keeps trying to reach: configured ones, plus what discovery and
+ * gossip told it, which strangers can inflate. */
+#define PEER_MAX_TARGETS 1024
 /* Multicast groups a peer may announce. */
 #define PEER_MAX_GROUPS 1024
 /* Channels a peer may announce in each of its lists. */
@@ -292,6 +295,9 @@ static struct target *target_add(struct node *n, const char *host, uint16_t port
     struct target *t = target_find(n, host, port);
     if (t)
         return t;
+    /* Announcements and gossip are strangers' input: the list stays bounded. */
+    if (n->n_targets >= PEER_MAX_TARGETS && !is_static)
+        return NULL;
     t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
@@ -301,7 +307,23 @@ static struct target *target_add(struct node *n, const char *host, uint16_t port
     t->node = n;
     t->next = n->targets;
     n->targets = t;
+    n->n_targets++;
     return t;
+}
+
+/* Forget a target nobody configured, unless a lookup of its name is under way. */
+static void target_forget(struct node *n, struct target *t)
+{
+    if (t->is_static || t->conn || t->resolving)
+        return;
+    struct target **pp = &n->targets;
+    while (*pp && *pp != t)
+        pp = &(*pp)->next;
+    if (*pp) {
+        *pp = t->next;
+        n->n_targets--;
+        free(t);
+    }
 }
 
 /* Parse a list of channel names from a hello; NULL list and 0 count when absent. */
@@ -843,8 +865,15 @@ void peers_vanished(struct node *n, const char *id)
     struct conn *c = p ? p->conn : NULL;
     int64_t now = node_now_ms(n);
 
-    if (!c)
+    if (!c) {
+        /* Never connected, or gone already: stop dialling the addresses it was at. */
+        for (struct target *t = n->targets, *next; t; t = next) {
+            next = t->next;
+            if (strcmp(t->id, id) == 0)
+                target_forget(n, t);
+        }
         return;
+    }
     /* Its service went away: if it does not answer a ping soon, it went with it. */
     if (c->last_rx_ms > now - NODE_PEER_TIMEOUT_MS + PEER_VANISHED_GRACE_MS)
         c->last_rx_ms = now - NODE_PEER_TIMEOUT_MS + PEER_VANISHED_GRACE_MS;

@@ -104,9 +104,10 @@ static void save(struct node *n)
     free(text);
 }
 
+/* This node, by its name or its id. */
 static bool is_self(const struct node *n, const char *name)
 {
-    return strcmp(name, n->cfg->name) == 0;
+    return strcmp(name, n->cfg->name) == 0 || strcmp(name, n->id) == 0;
 }
 
 /* Give a route its source slot and its crosspoint, when its source node is known. */
@@ -438,8 +439,8 @@ static int resolve_source(struct node *n, struct request *r, const char *text,
         return -1;
     }
     memset(out, 0, sizeof(*out));
-    snprintf(out->node, sizeof(out->node), "%s", a.node);
     if (is_self(n, a.node)) {
+        snprintf(out->node, sizeof(out->node), "%s", n->cfg->name);
         const struct channel *c = node_find_source(n, a.channel, a.index);
         if (!c) {
             fail(r, AOIP_CODE_NOT_FOUND, "no source '%s'", text);
@@ -465,6 +466,7 @@ static int resolve_source(struct node *n, struct request *r, const char *text,
         fail(r, AOIP_CODE_NOT_FOUND, "no source '%s'", text);
         return -1;
     }
+    snprintf(out->node, sizeof(out->node), "%s", p->name);
     snprintf(out->id, sizeof(out->id), "%s", p->id);
     snprintf(out->channel, sizeof(out->channel), "%s", name);
     for (unsigned i = 0; i < p->n_buses; i++)
@@ -476,8 +478,11 @@ static struct route *find_route(struct node *n, const struct source_ref *s, uint
 {
     for (unsigned i = 0; i < n->n_routes; i++) {
         struct route *rt = &n->routes[i];
-        if (rt->dst == dst && strcmp(rt->src_node, s->node) == 0 &&
-            strcmp(rt->src_channel, s->channel) == 0)
+        /* Two nodes may share a name: where both ids are known, they decide. */
+        bool same_node =
+            strcmp(rt->src_node, s->node) == 0 &&
+            (!rt->src_id[0] || !s->id[0] || strcmp(rt->src_id, s->id) == 0 || is_self(n, s->node));
+        if (rt->dst == dst && same_node && strcmp(rt->src_channel, s->channel) == 0)
             return rt;
     }
     return NULL;

@@ -94,6 +94,7 @@ struct aoip_mixer {
     bool fading_done; /* a removed crosspoint reached 0 this period */
     struct crosspoint *xp;
     struct aoip_meter *source_meters;
+    uint32_t metered; /* sources with a meter: the first ones */
     struct aoip_meter *destination_meters;
 };
 
@@ -120,6 +121,8 @@ struct aoip_mixer *aoip_mixer_new(const struct aoip_mixer_config *cfg)
     if (mx == NULL)
         return NULL;
     mx->sources = cfg->sources;
+    mx->metered = cfg->metered_sources && cfg->metered_sources < cfg->sources ? cfg->metered_sources
+                                                                              : cfg->sources;
     mx->destinations = cfg->destinations;
     mx->max_crosspoints = cfg->max_crosspoints;
     mx->max_frames = cfg->max_frames;
@@ -300,7 +303,7 @@ AOIP_RT void aoip_mixer_process(struct aoip_mixer *mx, const float *const *src, 
 {
     uint32_t k = 0;
 
-    for (uint32_t s = 0; s < mx->sources; s++)
+    for (uint32_t s = 0; s < mx->metered; s++)
         aoip_meter_update(&mx->source_meters[s], src[s], frames);
 
     for (uint32_t d = 0; d < mx->destinations; d++) {

@@ -166,8 +166,8 @@ int aoip_txt_build(uint8_t *buf, size_t cap, const struct aoip_txt *t)
     if (t->version != AOIP_TXT_VERSION || memchr(t->id, '\0', sizeof(t->id)) == NULL ||
         !id_valid(t->id, strlen(t->id)) || t->tx > AOIP_TXT_COUNT_MAX ||
         t->rx > AOIP_TXT_COUNT_MAX ||
-        (t->sample_rate != 0 && (t->sample_rate < AOIP_TXT_SAMPLE_RATE_MIN ||
-                                 t->sample_rate > AOIP_TXT_SAMPLE_RATE_MAX)))
+        (t->sample_rate != 0 &&
+         (t->sample_rate < AOIP_TXT_SAMPLE_RATE_MIN || t->sample_rate > AOIP_TXT_SAMPLE_RATE_MAX)))
         return -EINVAL;
 
     snprintf(s, sizeof(s), "v=%u", t->version);

@@ -183,6 +183,8 @@ expect_err '^aoipctl: .*30'
 route_json truck stage/mic2 truck/in2 | grep -q '"gain_db":-3' || fail "a refused gain changed the route"
 
 # ---- SIGTERM: gone within a second (node_stop), the recording complete
+# (a meter's peak sees the unmute in its first sample: let a clean 100 ms pass)
+sleep 0.3
 node_stop truck
 expect_exit 3 ctl truck status
 # The header's sizes were brought up to date: RIFF and data chunks end where the file does.

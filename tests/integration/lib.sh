@@ -44,6 +44,9 @@ it_cleanup() {
 			tail -n 40 "$f" >&2
 		done
 	fi
+	if [ -n "${it_extra_cleanup:-}" ]; then
+		"$it_extra_cleanup" || rc=1
+	fi
 	if [ -n "${AOIP_IT_KEEP:-}" ]; then
 		echo "kept $it_dir" >&2
 	else

@@ -322,6 +322,24 @@ static void stats_fit_80_columns(void **state)
     free(got);
 }
 
+static void stats_multicast_flow_says_how_many_joined(void **state)
+{
+    (void)state;
+    assert_rendered(
+        aoipctl_render_stats,
+        "{'flows': [{'direction': 'tx', 'peer': 'multicast:239.69.7.1:5004', 'mode': "
+        "'multicast', 'receivers': 3, 'channels': ['stage/mic1'], 'encoding': 'L24', "
+        "'packet_us': 1000, 'packets': 10, 'lost': 0, 'late': 0, 'duplicates': 0, "
+        "'reordered': 0, 'concealed': 0, 'jitter_ms': 0, 'buffer_ms': 0, 'target_ms': 0, "
+        "'drift_ppm': 0, 'latency_ms': null}], 'dropped': {}}",
+        &plain,
+        "DIR  PEER                                    ENCODING  PACKET  CHANNELS\n"
+        "  PACKETS  LOST  LATE  DUP  REORD  CONCEAL  JITTER  BUF/TARGET  DRIFT  LATENCY\n"
+        "tx   multicast:239.69.7.1:5004, 3 receivers  L24       1 ms    stage/mic1\n"
+        "       10     0     0    0      0        0    0.00     0.0/0.0   +0.0        -\n"
+        "jitter, buffer, target and latency in ms; drift in ppm\n");
+}
+
 static void stats_without_flows_or_drops_says_so(void **state)
 {
     (void)state;
@@ -1562,6 +1580,7 @@ int main(void)
         cmocka_unit_test(gain_and_level_read_null_as_minus_infinity),
         cmocka_unit_test(stats_shows_two_lines_per_flow_then_the_drops),
         cmocka_unit_test(stats_fit_80_columns),
+        cmocka_unit_test(stats_multicast_flow_says_how_many_joined),
         cmocka_unit_test(stats_without_flows_or_drops_says_so),
         cmocka_unit_test(meter_table_reads_null_as_minus_infinity),
         cmocka_unit_test(meter_on_a_terminal_draws_rms_bar_and_peak_mark),

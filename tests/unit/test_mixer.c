@@ -112,7 +112,7 @@ static void assert_silent(const float *y, size_t from, size_t to)
 static void mixer_new_refuses_zero_sizes(void **state)
 {
     (void)state;
-    const struct aoip_mixer_config good = { 2, 2, 4, 48, 0 };
+    const struct aoip_mixer_config good = { 2, 2, 4, 48, 0, 0 };
     struct aoip_mixer_config c;
 
     c = good, c.sources = 0;
@@ -133,7 +133,7 @@ static void mixer_new_refuses_zero_sizes(void **state)
 static void mixer_new_refuses_absurd_sizes(void **state)
 {
     (void)state;
-    const struct aoip_mixer_config good = { 2, 2, 4, 48, 240 };
+    const struct aoip_mixer_config good = { 2, 2, 4, 48, 240, 0 };
     struct aoip_mixer_config c;
 
     c = good, c.sources = UINT32_MAX;
@@ -605,9 +605,35 @@ static void db_and_gain_convert_with_minus_infinity_as_silence(void **state)
         assert_float_equal(aoip_gain_to_db(aoip_db_to_gain(db)), db, 1e-4);
 }
 
+static void mixer_meters_only_the_first_sources_when_told(void **state)
+{
+    (void)state;
+    struct aoip_mixer_config cfg = { .sources = 4,
+                                     .destinations = 1,
+                                     .max_crosspoints = 4,
+                                     .max_frames = 48,
+                                     .metered_sources = 2 };
+    struct aoip_mixer *mx = aoip_mixer_new(&cfg);
+    float s[4][48], d[48];
+    const float *src[4] = { s[0], s[1], s[2], s[3] };
+    float *dst[1] = { d };
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i < 48; i++)
+            s[c][i] = 0.5f;
+    aoip_mixer_process(mx, src, dst, 48);
+    struct aoip_meter m;
+    aoip_mixer_source_meter(mx, 1, &m);
+    assert_int_equal(m.frames, 48);
+    assert_float_equal(m.peak, 0.5, 1e-9);
+    aoip_mixer_source_meter(mx, 2, &m);
+    assert_int_equal(m.frames, 0);
+    aoip_mixer_free(mx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mixer_meters_only_the_first_sources_when_told),
         cmocka_unit_test(mixer_new_refuses_zero_sizes),
         cmocka_unit_test(mixer_new_refuses_absurd_sizes),
         cmocka_unit_test(mixer_free_accepts_null),

@@ -14,8 +14,9 @@
  * change never clicks, and the largest step it can add between two
  * consecutive samples is |gain change| / ramp_frames times the signal.
  *
- * Meters (peak and RMS) are kept per source and per destination; they
- * accumulate across periods until read and reset.
+ * Meters (peak and RMS) are kept per destination and per source (all of
+ * them, or the first metered_sources); they accumulate across periods until
+ * read and reset.
  */
 #ifndef AOIP_MIXER_H
 #define AOIP_MIXER_H
@@ -34,8 +35,10 @@ struct aoip_mixer_config {
     uint32_t sources;
     uint32_t destinations;
     uint32_t max_crosspoints;
-    uint32_t max_frames;  /* the largest period processed */
-    uint32_t ramp_frames; /* length of every gain ramp; 0 means 5 ms at 48 kHz (240) */
+    uint32_t max_frames;      /* the largest period processed */
+    uint32_t ramp_frames;     /* length of every gain ramp; 0 means 5 ms at 48 kHz (240) */
+    uint32_t metered_sources; /* sources 0..N-1 get meters; 0 means all of them (a node
+                                 meters its own channels, not every remote slot) */
 };
 
 struct aoip_meter {

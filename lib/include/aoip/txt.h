@@ -41,10 +41,10 @@ extern "C" {
 #define AOIP_TXT_MAX 64
 
 struct aoip_txt {
-    unsigned version;                /* AOIP_TXT_VERSION */
-    char id[AOIP_TXT_ID_LEN + 1];    /* lowercase hex, NUL-terminated */
-    uint32_t sample_rate;            /* Hz; 0 when the record has no sr= */
-    uint32_t tx, rx;                 /* source and destination counts; 0 when absent */
+    unsigned version;             /* AOIP_TXT_VERSION */
+    char id[AOIP_TXT_ID_LEN + 1]; /* lowercase hex, NUL-terminated */
+    uint32_t sample_rate;         /* Hz; 0 when the record has no sr= */
+    uint32_t tx, rx;              /* source and destination counts; 0 when absent */
 };
 
 /*
