@@ -32,6 +32,9 @@
 /* SCHED_FIFO priority: above JACK clients (their default is 10 below the server's 70-80
  * range would be too close to the sound card's IRQ threads), below the kernel's own. */
 #define ENGINE_RT_PRIORITY 60
+/* The media thread's stack: its deepest frames hold a period's worth of recvmmsg
+ * headers (a few kB); 512 kB leaves room for the sanitizers' redzones. */
+#define ENGINE_STACK_SIZE (512 * 1024)
 /* After a stall this many periods long (a debugger, a suspended VM) the clock is
  * re-anchored rather than caught up with a burst of periods. */
 #define ENGINE_MAX_CATCH_UP 50
@@ -596,6 +599,9 @@ int engine_start(struct engine *e)
 
     atomic_store(&e->running, true);
     pthread_attr_init(&attr);
+    /* Its stack is locked in memory with the rest (mlockall): a small one will do,
+     * nothing on the media thread recurses or keeps much on the stack. */
+    pthread_attr_setstacksize(&attr, ENGINE_STACK_SIZE);
     rc = pthread_create(&e->thread, &attr, engine_main, e);
     pthread_attr_destroy(&attr);
     if (rc != 0) {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <errno.h>
 
 #include <uv.h>
 
@@ -51,6 +53,10 @@ static int run(struct cfg *cfg)
     }
     /* A peer that closes mid-write must not kill the node. */
     signal(SIGPIPE, SIG_IGN);
+    /* A page fault in the media thread is a click: keep every page in memory,
+     * as JACK does. Without the right (RLIMIT_MEMLOCK) the node runs anyway. */
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+        log_warn("cannot lock memory (%s): a page fault may glitch the audio", strerror(errno));
     if (node_init(n, &loop, cfg, err, sizeof(err)) < 0) {
         log_error("%s: %s", cfg->path, err);
         rc = 1;

@@ -85,7 +85,7 @@ wait_until 10 rx_over b 200 || fail "no audio reaches b"
 wait_until 10 rx_over a 200 || fail "no audio comes back to a"
 # Half a second more: the route ramps are done and both buffers have settled.
 t_settled=$(($(ms_since "$t0") + 500))
-sleep 4.5
+sleep 6.5
 # RTCP reports once a second: after four seconds both hops have a figure.
 wait_until 3 rx_measured a b/bus || fail "no RTCP latency on a's rx flow"
 wait_until 3 rx_measured b a/click || fail "no RTCP latency on b's rx flow"
@@ -93,6 +93,15 @@ hop_ba=$(rx_latency a b/bus)
 hop_ab=$(rx_latency b a/click)
 ctl a stats
 ctl b stats
+# Late packets on either hop: the machine stalled (a VM's host, say) and a
+# buffer resynced; the pulses around it may show it.
+late=0
+for n in a b; do
+	for l in $(ctl "$n" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*' |
+		grep -o '"late":[0-9]*' | cut -d: -f2); do
+		late=$((late + l))
+	done
+done
 node_stop a
 
 # Every pulse from the settled point to the end, each in its own window from
@@ -107,17 +116,26 @@ hi=$((2 * lat_us / 1000 + 5))
 lags=()
 while [ $((p + 500)) -le "$end" ]; do
 	out=$("$WAVCHECK" "$it_dir/a.wav" --skip-ms $((p - 100)) --until-ms $((p + 400)) \
-		--delay 1,2 --expect-ms $(((lo + hi) / 2)) --tol-ms $(((hi - lo) / 2)) --json) ||
-		fail "pulse at $p ms: lag outside [$lo, $hi] ms: $(echo "$out" | grep '"text"')"
+		--delay 1,2 --json) || fail "pulse at $p ms: no delay measured"
 	lags+=("$(echo "$out" | json_num lag_ms)")
 	p=$((p + 1000))
 done
 [ "${#lags[@]}" -ge 3 ] || fail "only ${#lags[@]} pulses recorded after the routes settled"
 echo "latency $((lat_us / 1000)) ms: round trip ${lags[*]} ms over ${#lags[@]} pulses;" \
-	"RTCP a->b $hop_ab ms, b->a $hop_ba ms"
-for l in "${lags[@]}"; do
-	[ "$l" = "${lags[0]}" ] || fail "the lag moved from ${lags[0]} ms to $l ms"
-done
+	"RTCP a->b $hop_ab ms, b->a $hop_ba ms; late packets: $late"
+# The lag most pulses show is the latency; it must lie in the bound.
+mode=$(printf '%s\n' "${lags[@]}" | sort | uniq -c | sort -rn | head -n 1 | awk '{print $2}')
+same=$(printf '%s\n' "${lags[@]}" | grep -cx "$mode")
+awk -v m="$mode" -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(m >= lo && m <= hi) }' ||
+	fail "round trip $mode ms is outside [$lo, $hi] ms"
+if [ "$same" -ne "${#lags[@]}" ]; then
+	# Only a stall the counters saw excuses a pulse off the mark, and only a few.
+	[ "$late" -gt 0 ] || fail "the lag moved (${lags[*]} ms) with no late packet to explain it"
+	[ $((4 * same)) -ge $((3 * ${#lags[@]})) ] ||
+		fail "the lag moved too often (${lags[*]} ms), $late late packets"
+	echo "note: $((${#lags[@]} - same)) pulse(s) off by a stall ($late late packets)"
+fi
+lags=("$mode")
 
 awk -v lag="${lags[0]}" -v ab="$hop_ab" -v ba="$hop_ba" 'BEGIN {
 	hop = (lag - 1) / 2
