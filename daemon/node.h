@@ -72,8 +72,9 @@ struct peer {
     unsigned n_destinations;
     char (*buses)[AOIP_NAME_MAX];
     unsigned n_buses;
-    struct conn *conn; /* the connection in use; NULL while lost */
-    json_t *wanted;    /* the channel list last sent in flows.want, NULL: none sent */
+    struct conn *conn;  /* the connection in use; NULL while lost */
+    int64_t loss_at_ms; /* its connection closed: lost at this time, unless it is back */
+    json_t *wanted;     /* the channel list last sent in flows.want, NULL: none sent */
     /* What p asked of this node (flows.want), and the flow list it was told last. */
     json_t *asked;
     enum aoip_pcm_format asked_enc;

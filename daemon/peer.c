@@ -28,6 +28,9 @@
 #define PEER_RETRY_MAX_MS   5000
 /* Output queued to a peer that does not read: past this, it is cut off. */
 #define PEER_MAX_QUEUED (4u << 20)
+/* A node whose connection closed, with no other, is lost after this long
+ * (a connection closed as the twin of one both nodes dialled is no loss). */
+#define PEER_LOSS_GRACE_MS 1000
 /* A peer whose DNS-SD service went away is lost unless it answers within this. */
 #define PEER_VANISHED_GRACE_MS 1500
 /* Addresses a node keeps trying to reach: configured ones, plus what discovery and
@@ -83,6 +86,7 @@ struct remote_ask {
 
 static void conn_close(struct conn *c);
 static void send_hello(struct conn *c);
+static void peer_lost(struct node *n, struct peer *p);
 
 bool peer_online(const struct peer *p)
 {
@@ -472,7 +476,13 @@ static void on_hello(struct conn *c, json_t *msg)
     const char *session = json_string_value(json_object_get(msg, "session"));
     if (session && valid_id(session) && strcmp(p->session, session) != 0) {
         if (p->session[0]) {
+            /* A new process: whatever was agreed with the old one is gone, even
+             * if it came back within the grace of its loss. */
             log_info("peer %s restarted", name);
+            if (p->loss_at_ms) {
+                p->loss_at_ms = 0;
+                peer_lost(n, p);
+            }
             flows_peer_restarted(n, p);
         }
         snprintf(p->session, sizeof(p->session), "%s", session);
@@ -497,8 +507,16 @@ static void on_hello(struct conn *c, json_t *msg)
         p->conn = c;
         conn_close(old);
     }
-    bool was_online = peer_online(p);
+    bool was_online = peer_online(p) || p->loss_at_ms;
+    p->loss_at_ms = 0;
     p->conn = c;
+    /* A new connection: what was asked and answered on the old one may not
+     * have reached the other side (it may have seen a loss this side did
+     * not). Both sides say again what they want and what they send. */
+    json_decref(p->wanted);
+    json_decref(p->sent_set);
+    p->wanted = NULL;
+    p->sent_set = NULL;
     snprintf(p->host, sizeof(p->host), "%s", inet_ntoa(c->remote.sin_addr));
     p->port = (uint16_t)port;
     /* Either side may have to call the other again after a loss: remember the way. */
@@ -516,6 +534,8 @@ static void on_hello(struct conn *c, json_t *msg)
     }
     if (!was_online)
         peer_became_online(n, p);
+    else
+        peer_update_wants(n, p);
 }
 
 void peer_update_wants(struct node *n, struct peer *p)
@@ -666,8 +686,14 @@ static void conn_close(struct conn *c)
     if (p && p->conn == c) {
         bool was = p->sample_rate == n->cfg->sample_rate && c->hello_seen;
         p->conn = NULL;
-        if (was)
-            peer_lost(n, p);
+        /* Another connection to the same node (both dialled at once) carries on. */
+        for (struct conn *o = n->conns; o; o = o->next)
+            if (o->peer == p && o->hello_seen && !o->closing)
+                p->conn = o;
+        /* Without one, the node may be gone, or its side just closed the twin of
+         * a connection it kept: what depends on it waits a moment before it goes. */
+        if (!p->conn && was && !p->loss_at_ms)
+            p->loss_at_ms = node_now_ms(n) + PEER_LOSS_GRACE_MS;
     }
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -902,6 +928,13 @@ void peers_tick(struct node *n)
         next = pd->next;
         if (now >= pd->deadline_ms)
             fail_pending(n, pd, "the node did not answer in time");
+    }
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        struct peer *p = n->peers[i];
+        if (p->loss_at_ms && now >= p->loss_at_ms) {
+            p->loss_at_ms = 0;
+            peer_lost(n, p);
+        }
     }
     for (struct target *t = n->targets; t; t = t->next)
         target_try(n, t);

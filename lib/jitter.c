@@ -103,9 +103,18 @@ struct aoip_jitter {
     uint16_t cand_seq;
     uint32_t cand_ts_next; /* its timestamp plus its frames, modulo 2^32 */
 
-    /* Consecutive late packets, with nothing in time between them. */
+    /* Consecutive late packets, with nothing in time between them, and how
+     * much had been pulled when the run began. */
     uint32_t late_packets;
     uint64_t late_frames;
+    uint64_t late_since;
+
+    /* A candidate from the past (its own SSRC, behind the read position) is a
+     * chain that must have lasted a target latency of pulls before it counts:
+     * what was pulled when the chain began. */
+    bool cand_past;
+    uint64_t cand_since;
+    uint64_t pulled; /* frames pulled since the first packet */
 
     /* The lowest level seen in the current window of pulls (see settle()). */
     int64_t window_min;
@@ -277,8 +286,18 @@ static AOIP_RT int probation(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq
         jb->duplicates++;
         return AOIP_JITTER_DUPLICATE;
     }
-    abandon_candidate(jb);
+    /* The stream's own packets from before the read position: stale packets a
+     * link let go in a burst, or a sender that really went back in time.
+     * Only the second plays on in real time, so its chain must last. */
+    bool past = ssrc == jb->ssrc && aoip_rtp_ts_extend(jb->read, ts) < jb->read;
+    bool continues = jb->candidate && ssrc == jb->cand_ssrc &&
+                     seq == (uint16_t)(jb->cand_seq + 1) && ts == jb->cand_ts_next;
+    if (!(continues && jb->cand_past && past)) {
+        abandon_candidate(jb);
+        jb->cand_since = jb->pulled;
+    }
     jb->candidate = true;
+    jb->cand_past = past;
     jb->cand_ssrc = ssrc;
     jb->cand_seq = seq;
     jb->cand_ts_next = ts + frames;
@@ -357,9 +376,11 @@ AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
         return AOIP_JITTER_STORED;
     }
 
-    /* A candidate's continuation confirms it, whatever it is to the old stream. */
+    /* A candidate's continuation confirms it, whatever it is to the old stream
+     * (a chain from the past only once it has lasted a target latency). */
     if (jb->candidate && ssrc == jb->cand_ssrc && seq == (uint16_t)(jb->cand_seq + 1) &&
-        timestamp == jb->cand_ts_next) {
+        timestamp == jb->cand_ts_next &&
+        (!jb->cand_past || jb->pulled - jb->cand_since >= jb->latency)) {
         follow(jb, ssrc, seq, timestamp, audio, frames);
         jb->resyncs++;
         return AOIP_JITTER_RESYNC;
@@ -392,9 +413,13 @@ AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
     }
 
     jb->late++;
-    jb->late_packets++;
+    if (jb->late_packets++ == 0)
+        jb->late_since = jb->pulled;
     jb->late_frames += frames;
-    if (jb->late_packets >= AOIP_JITTER_LATE_STREAK_PACKETS && jb->late_frames >= jb->latency) {
+    /* Late for as long as the target, in real time too (pulls went on meanwhile):
+     * a burst of old packets is not a longer path. */
+    if (jb->late_packets >= AOIP_JITTER_LATE_STREAK_PACKETS && jb->late_frames >= jb->latency &&
+        jb->pulled - jb->late_since >= jb->latency) {
         /* The path delay grew past the buffer: same stream, new playout point. */
         restart(jb, ts);
         ring_write(jb, ts, audio, 0, frames);
@@ -499,6 +524,7 @@ AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uin
         pos = 0; /* a span ends the pull or the ring: any next one starts at slot 0 */
     }
     jb->read += frames;
+    jb->pulled += frames;
     /* Flagged all the same, but silence before the first frame is no gap. */
     jb->missing_frames += absent - preroll_absent;
     settle(jb, frames);

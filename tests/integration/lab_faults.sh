@@ -75,6 +75,7 @@ t_res3=$(now_ms truck)
 echo "flows resumed $((t_res3 - t_up3)) ms after stage started on its new address"
 sleep 1.5
 ctl truck route list | grep -q 'stage/mic1' || fail "the route was lost"
+ctl truck stats
 t_end=$(now_ms truck)
 lab_node_stop truck
 

@@ -693,26 +693,53 @@ static void jitter_late_streak_resyncs(void **state)
     /* The path delay grows by 5 periods: nothing arrives for a while. */
     for (int t = 20; t < 25; t++)
         assert_int_equal(play(&pl, 48), t < 22 ? 0 : 48);
-    /* Packet 20 is wholly behind the read position; late, but one is jitter. */
+    /* From now on every packet comes behind the read position, one a period. */
     assert_int_equal(put(pl.jb, &st, 20), AOIP_JITTER_LATE);
     assert_int_equal(play(&pl, 48), 48);
-    /* Packet 21 makes two in a row covering the latency: the buffer moves back. */
-    assert_int_equal(put(pl.jb, &st, 21), AOIP_JITTER_RESYNC);
+    /* Two in a row cover the latency, but only one period went by: wait. */
+    assert_int_equal(put(pl.jb, &st, 21), AOIP_JITTER_LATE);
+    assert_int_equal(play(&pl, 48), 48);
+    /* Late for a whole latency of playout: the buffer moves back, onto 22. */
+    assert_int_equal(put(pl.jb, &st, 22), AOIP_JITTER_RESYNC);
     assert_int_equal(stats_of(pl.jb).level_frames, 96 + 48);
-    pl.next = 21 * 48 - 96;
+    pl.next = 22 * 48 - 96;
     assert_int_equal(play(&pl, 48), 48);
-    assert_int_equal(put(pl.jb, &st, 22), AOIP_JITTER_STORED);
+    assert_int_equal(put(pl.jb, &st, 23), AOIP_JITTER_STORED);
     assert_int_equal(play(&pl, 48), 48);
-    assert_int_equal(run_periods(&pl, 23, 60), 0);
+    assert_int_equal(run_periods(&pl, 24, 60), 0);
 
     struct aoip_jitter_stats s = stats_of(pl.jb);
-    assert_int_equal(s.late, 2);
+    assert_int_equal(s.late, 3);
     assert_int_equal(s.resyncs, 1);
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.reordered, 0);
     assert_int_equal(s.strays, 0);
-    /* Four periods before the resync; the two after it were its pre-roll. */
-    assert_int_equal(s.missing_frames, 4 * 48);
+    /* Five periods before the resync; the two after it were its pre-roll. */
+    assert_int_equal(s.missing_frames, 5 * 48);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+/* A link that held packets back lets them go at once: old audio, not a longer path. */
+static void jitter_burst_of_stale_packets_changes_nothing(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 100, 7000, 48, 400, 997.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 100), 96);
+    /* The link is down for 200 periods; the sender goes on. */
+    for (int t = 0; t < 200; t++)
+        play(&pl, 48);
+    /* The link comes back: what it held comes first, all at once, then the live stream. */
+    for (size_t k = 100; k < 300; k++)
+        assert_int_not_equal(put(pl.jb, &st, k), AOIP_JITTER_RESYNC);
+    assert_int_equal(run_periods(&pl, 300, 400) <= 2 * 48, true);
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.resyncs, 0);
+    /* And the live stream plays on its own timeline, every frame in its place. */
+    assert_int_equal(s.level_frames, 96);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -866,7 +893,7 @@ static void jitter_expect_ignores_other_streams_and_late_packets(void **state)
     stream_free(&st);
 }
 
-/* A sender stalls and catches up in a burst: the buffer comes back to its target. */
+/* The first packet came much later than the rest: the level stays high, then settles. */
 static void jitter_level_far_above_target_settles(void **state)
 {
     (void)state;
@@ -878,38 +905,31 @@ static void jitter_level_far_above_target_settles(void **state)
     struct player pl = { .jb = aoip_jitter_new(&cfg), .st = &st, .next = -96 };
     assert_non_null(pl.jb);
 
-    assert_int_equal(run_periods(&pl, 0, 20), 96); /* the pre-roll */
-    /* Ten periods without a packet, then the ten come at once. */
-    for (int i = 0; i < 10; i++)
-        play(&pl, 48);
-    for (size_t k = 20; k < 30; k++)
-        put(pl.jb, &st, k);
-    struct aoip_jitter_stats s = stats_of(pl.jb);
-    assert_int_equal(s.resyncs, 1); /* the late run */
-    /* The player follows where the buffer now plays from. */
-    pl.next = (int64_t)(uint32_t)(s.next_timestamp - st.ts0);
-    assert_true(s.level_frames > 96 + 4 * 48);
+    /* Ten packets arrive with the first: the level is ten packets over the target. */
+    for (size_t k = 0; k < 11; k++)
+        assert_int_equal(put(pl.jb, &st, k), AOIP_JITTER_STORED);
+    assert_int_equal(stats_of(pl.jb).level_frames, 96 + 11 * 48);
 
-    /* The level stays high for the whole window: playout skips to the target, once. */
-    size_t k = 30;
-    for (; k < 30 + 60; k++) {
+    /* It stays there for the whole window: playout skips to the target, once. */
+    size_t k = 11;
+    for (; k < 11 + 60; k++) {
         put(pl.jb, &st, k);
         uint32_t before = stats_of(pl.jb).next_timestamp;
-        /* Two periods of the resync's pre-roll (packet 20 came too late), then audio. */
-        assert_int_equal(play(&pl, 48), k < 32 ? 48 : 0);
+        /* Two periods of pre-roll, then audio. */
+        assert_int_equal(play(&pl, 48), k < 13 ? 48 : 0);
         uint32_t after = stats_of(pl.jb).next_timestamp;
         if (after - before != 48)
             pl.next += (int64_t)(after - before) - 48;
     }
-    s = stats_of(pl.jb);
-    assert_int_equal(s.resyncs, 2);
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.resyncs, 1);
     assert_int_equal(s.level_frames, 96);
     /* And then it plays on, every frame in its place. */
     for (; k < 200; k++) {
         put(pl.jb, &st, k);
         assert_int_equal(play(&pl, 48), 0);
     }
-    assert_int_equal(stats_of(pl.jb).resyncs, 2);
+    assert_int_equal(stats_of(pl.jb).resyncs, 1);
     aoip_jitter_free(pl.jb);
     stream_free(&st);
 }
@@ -1405,6 +1425,7 @@ int main(void)
         cmocka_unit_test(jitter_ring_edge_is_the_limit_ahead),
         cmocka_unit_test(jitter_far_behind_packet_probation),
         cmocka_unit_test(jitter_late_streak_resyncs),
+        cmocka_unit_test(jitter_burst_of_stale_packets_changes_nothing),
         cmocka_unit_test(jitter_single_late_packet_does_not_resync),
         cmocka_unit_test(jitter_pull_before_first_packet_is_silent_and_uncounted),
         cmocka_unit_test(jitter_preroll_is_not_missing),

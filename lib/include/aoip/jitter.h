@@ -18,10 +18,14 @@
  * (too far to tell a duplicate), or with a new SSRC, starts a probation: if
  * the next packet continues it (same SSRC, next sequence number, contiguous
  * timestamp) the buffer resyncs to the new stream; otherwise it was a stray
- * and is dropped (a copy of it counts as a duplicate). A run of late packets
- * (at least two, nothing in time between them) that covers the whole target
- * latency also resyncs, onto the packet that completed the run (the network
- * delay grew beyond the buffer). A level that stays far above the target
+ * and is dropped (a copy of it counts as a duplicate). A candidate of the
+ * stream's own SSRC from before the read position (a sender gone back in
+ * time) is confirmed only by a chain that lasts a target latency of pulls:
+ * a burst of stale packets a link held back is dropped, never played. A
+ * run of late packets (at least two, nothing in time between them) that
+ * covers the whole target latency, and has lasted that long in pulls, also
+ * resyncs, onto the packet that completed the run (the network delay grew
+ * beyond the buffer). A level that stays far above the target
  * (by more than the target, and at least four packets) for settle_frames of
  * pulls makes playout skip ahead to the target: the buffer held audio it
  * should have played already (a sender that stalled and caught up in a
