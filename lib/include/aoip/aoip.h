@@ -8,11 +8,14 @@
 #ifndef AOIP_AOIP_H
 #define AOIP_AOIP_H
 
+#include "clock.h"
 #include "common.h"
+#include "conceal.h"
 #include "jitter.h"
 #include "mixer.h"
 #include "control.h"
 #include "pcm.h"
+#include "resample.h"
 #include "rtcp.h"
 #include "rtp.h"
 #include "sdp.h"

@@ -1,0 +1,1 @@
+/* clock.c: written in this change */

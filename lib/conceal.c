@@ -1,0 +1,1 @@
+/* conceal.c: written in this change */

@@ -1,0 +1,67 @@
+/*
+ * resample.h: the variable-ratio resampler that makes a flow follow the
+ * local media clock.
+ *
+ * A receive flow's audio runs at its sender's clock; the node plays at its
+ * own. Between them sits this resampler, whose ratio (input frames per
+ * output frame, 1 +- a few hundred ppm) clock recovery updates every period.
+ * All channels of a flow go through in one pass: the filter phase and the
+ * interpolated coefficients are worked out once per output frame and
+ * applied to every channel. At a ratio of exactly 1 with no fractional
+ * phase left, samples pass untouched (delayed by the filter's fixed delay,
+ * so switching between the two never moves the audio).
+ *
+ * All storage is allocated by aoip_resampler_new; the rest never allocates.
+ */
+#ifndef AOIP_RESAMPLE_H
+#define AOIP_RESAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct aoip_resampler_config {
+    unsigned channels;       /* 1..64 */
+    uint32_t max_out_frames; /* the largest period asked for */
+};
+
+struct aoip_resampler;
+
+AOIP_API struct aoip_resampler *aoip_resampler_new(const struct aoip_resampler_config *cfg);
+AOIP_API void aoip_resampler_free(struct aoip_resampler *rs);
+
+/*
+ * The ratio for the frames produced from now on: input frames consumed per
+ * output frame. Clamped to 1 +- AOIP_RESAMPLE_MAX_PPM parts per million.
+ */
+#define AOIP_RESAMPLE_MAX_PPM 2000
+AOIP_API AOIP_RT void aoip_resampler_set_ratio(struct aoip_resampler *rs, double ratio);
+
+/* Input frames the next aoip_resampler_process needs to make out_frames. */
+AOIP_API AOIP_RT uint32_t aoip_resampler_needed(const struct aoip_resampler *rs,
+                                                uint32_t out_frames);
+
+/*
+ * Consume in[c][0..in_frames) (what aoip_resampler_needed said, exactly)
+ * and write out[c][0..out_frames). Returns 0 or -EINVAL.
+ */
+AOIP_API AOIP_RT int aoip_resampler_process(struct aoip_resampler *rs, const float *const *in,
+                                            uint32_t in_frames, float *const *out,
+                                            uint32_t out_frames);
+
+/* The filter's delay, in input frames (constant). */
+AOIP_API double aoip_resampler_delay(const struct aoip_resampler *rs);
+
+/* Forget all history (a new stream): the next output starts from silence. */
+AOIP_API AOIP_RT void aoip_resampler_reset(struct aoip_resampler *rs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1 @@
+/* resample.c: written in this change */
