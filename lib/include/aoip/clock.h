@@ -43,8 +43,8 @@ struct aoip_clock {
     uint32_t fit_n;
     double fit_t0, fit_r0, sx, sy, sxx, sxy;
     /* the loop */
-    double ratio;    /* what the resampler gets */
-    double drift;    /* the integral: sender rate / ours - 1 */
+    double ratio; /* what the resampler gets */
+    double drift; /* the integral: sender rate / ours - 1 */
     double level_avg;
     bool level_primed;
     bool frozen;

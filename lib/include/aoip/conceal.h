@@ -22,9 +22,9 @@ extern "C" {
 #endif
 
 struct aoip_conceal_config {
-    unsigned channels;    /* 1..64 */
+    unsigned channels; /* 1..64 */
     uint32_t sample_rate;
-    uint32_t max_frames;  /* the largest block processed */
+    uint32_t max_frames; /* the largest block processed */
 };
 
 struct aoip_conceal;
