@@ -70,6 +70,7 @@ enum node_key {
     NK_SAMPLE_RATE,
     NK_PERIOD_US,
     NK_LATENCY_US,
+    NK_LATENCY,
     NK_ENCODING,
     NK_PACKET_US,
     NK_CLOCK_SKEW_PPM,
@@ -88,6 +89,7 @@ static const char *const node_keys[NK_COUNT] = {
     [NK_SAMPLE_RATE] = "sample_rate",
     [NK_PERIOD_US] = "period_us",
     [NK_LATENCY_US] = "latency_us",
+    [NK_LATENCY] = "latency",
     [NK_ENCODING] = "encoding",
     [NK_PACKET_US] = "packet_us",
     [NK_CLOCK_SKEW_PPM] = "clock_skew_ppm",
@@ -301,6 +303,26 @@ static int parse_port(struct parser *p, const char *key, const char *v, uint16_t
     if (parse_integer(p, key, v, 0, 65535, &x) < 0)
         return -1;
     *out = (uint16_t)x;
+    return 0;
+}
+
+static int parse_latency_us(struct parser *p, const char *key, const char *v, uint32_t *out)
+{
+    long x;
+    if (parse_integer(p, key, v, 0, 2000000, &x) < 0)
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int parse_latency(struct parser *p, const char *v, enum cfg_latency *out)
+{
+    if (strcasecmp(v, "auto") == 0)
+        *out = CFG_LATENCY_AUTO;
+    else if (strcasecmp(v, "fixed") == 0)
+        *out = CFG_LATENCY_FIXED;
+    else
+        return fail(p, p->line, "latency must be auto or fixed, not '%.*s'", QUOTE_MAX, v);
     return 0;
 }
 
@@ -714,10 +736,9 @@ static int node_key(struct parser *p, const char *key, const char *v)
         cfg->period_us = (uint32_t)x;
         return 0;
     case NK_LATENCY_US:
-        if (parse_integer(p, key, v, 0, 2000000, &x) < 0)
-            return -1;
-        cfg->latency_us = (uint32_t)x;
-        return 0;
+        return parse_latency_us(p, key, v, &cfg->latency_us);
+    case NK_LATENCY:
+        return parse_latency(p, v, &cfg->latency);
     case NK_ENCODING:
         return parse_encoding(p, v, &cfg->encoding);
     case NK_PACKET_US:
@@ -751,6 +772,20 @@ static int node_key(struct parser *p, const char *key, const char *v)
 static int peer_key(struct parser *p, const char *key, const char *v)
 {
     struct cfg_peer *peer = &p->cfg->peers[p->cfg->n_peers - 1];
+    if (strcmp(key, "latency_us") == 0 || strcmp(key, "latency") == 0) {
+        bool us = key[7] == '_';
+        int *line = us ? &peer->latency_us_line : &peer->latency_line;
+        if (*line)
+            return fail(p, p->line, "duplicate key '%s' in [peer.%s] (first at line %d)", key,
+                        peer->name, *line);
+        *line = p->line;
+        if (us) {
+            peer->has_latency_us = true;
+            return parse_latency_us(p, key, v, &peer->latency_us);
+        }
+        peer->has_latency = true;
+        return parse_latency(p, v, &peer->latency);
+    }
     if (strcmp(key, "address") != 0)
         return fail(p, p->line, "unknown key '%s' in [peer.%s]", key, peer->name);
     if (p->peer_address_line)
@@ -998,9 +1033,11 @@ static int close_section(struct parser *p)
 {
     enum section_kind sec = p->sec;
     p->sec = SEC_NONE;
-    if (sec == SEC_PEER && !p->cfg->peers[p->cfg->n_peers - 1].host[0]) {
+    /* A section with no address only sets how a peer found otherwise is heard. */
+    if (sec == SEC_PEER) {
         const struct cfg_peer *peer = &p->cfg->peers[p->cfg->n_peers - 1];
-        return fail(p, peer->line, "[peer.%s] has no 'address'", peer->name);
+        if (!peer->host[0] && !peer->has_latency && !peer->has_latency_us)
+            return fail(p, peer->line, "[peer.%s] has no 'address'", peer->name);
     }
     if (sec == SEC_IO)
         return close_io(p);

@@ -75,11 +75,23 @@ struct cfg_io {
 };
 
 /* A [peer.X] section: a node to connect to without discovery. */
+/* How a receive flow's latency target is chosen. */
+enum cfg_latency {
+    CFG_LATENCY_FIXED, /* latency_us */
+    CFG_LATENCY_AUTO,  /* from the network's measured delay (latency_us is not used) */
+};
+
 struct cfg_peer {
     char name[CFG_NAME_MAX];
     int line;
     char host[256]; /* numeric address or host name */
     uint16_t port;
+    /* What flows from this peer use instead of the node's, where set. */
+    bool has_latency_us;
+    uint32_t latency_us;
+    bool has_latency;
+    enum cfg_latency latency;
+    int latency_us_line, latency_line; /* 0: not given yet */
 };
 
 enum cfg_multicast {
@@ -100,6 +112,7 @@ struct cfg {
     uint32_t sample_rate;
     uint32_t period_us;
     uint32_t latency_us;
+    enum cfg_latency latency;
     enum aoip_pcm_format encoding;
     uint32_t packet_us;
     double clock_skew_ppm;

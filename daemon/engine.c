@@ -55,12 +55,29 @@ int64_t engine_mono_ns(void)
 
 /* ---- rt: one period ---------------------------------------------------- */
 
+static AOIP_RT bool plan_has_rx(const struct plan *p, const struct rx_flow *f)
+{
+    for (unsigned i = 0; i < p->n_rx; i++)
+        if (p->rx[i] == f)
+            return true;
+    return false;
+}
+
 static AOIP_RT void take_plan(struct engine *e)
 {
     struct plan *p = atomic_load_explicit(&e->pending, memory_order_acquire);
 
     if (!p)
         return;
+    /* A flow whose leader leaves with this plan carries on with the leader's
+     * clock recovery, before the control thread may free the leader. */
+    for (unsigned i = 0; i < p->n_rx; i++) {
+        struct rx_flow *f = p->rx[i];
+        if (f->leader && !plan_has_rx(p, f->leader)) {
+            f->clock = f->leader->clock;
+            f->leader = NULL;
+        }
+    }
     /* The old plan must find its way back to be freed; if the ring is full the
      * swap waits a period (the control thread drains it every few ms). */
     if (e->current && !spsc_push(&e->retired, &e->current))
@@ -77,8 +94,15 @@ static AOIP_RT void take_plan(struct engine *e)
             continue;
         struct aoip_jitter_stats js;
         aoip_jitter_get_stats(f->align_to->jb, &js);
-        if (js.received > 0)
+        if (js.received > 0) {
             aoip_jitter_expect(f->jb, f->ssrc, js.next_timestamp);
+            /* Same frames pulled, same resampling position and ratio: the
+             * two play the same samples, and the switch is silent. */
+            aoip_resampler_follow(f->rs, f->align_to->rs);
+            f->clock = f->align_to->clock;
+            f->ratio = f->align_to->ratio;
+            f->leader = f->align_to;
+        }
         f->aligned = true;
     }
 }
@@ -101,6 +125,28 @@ static AOIP_RT struct rx_flow *find_rx(const struct plan *p, uint32_t ssrc)
         if (p->rx[i]->fd < 0 && p->rx[i]->ssrc == ssrc)
             return p->rx[i];
     return NULL;
+}
+
+/* Where a wall-clock instant falls on the media clock, in frames. */
+static AOIP_RT double local_frames(const struct engine *e, int64_t wall_ns)
+{
+    return (double)(wall_ns + e->wall_to_mono - e->clock_t0_ns) / e->frame_ns;
+}
+
+/* Clock recovery starts over when the stream it followed was replaced (a
+ * resync of the jitter buffer) or when the media clock was re-anchored. */
+static AOIP_RT void restart_clock_on_resync(const struct engine *e, struct rx_flow *f)
+{
+    struct aoip_jitter_stats js;
+
+    aoip_jitter_get_stats(f->jb, &js);
+    if (js.resyncs == f->resyncs_seen && f->clock_epoch == e->clock_epoch)
+        return;
+    f->resyncs_seen = js.resyncs;
+    f->clock_epoch = e->clock_epoch;
+    aoip_clock_restart(&f->clock);
+    if (f->lat)
+        aoip_latency_reset(f->lat);
 }
 
 /* One datagram: for flow f when it came on f's own socket, else found by SSRC. */
@@ -144,11 +190,21 @@ static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, const uin
                                   (const float *const *)planes, (uint32_t)frames);
     if (verdict == AOIP_JITTER_STORED || verdict == AOIP_JITTER_LATE ||
         verdict == AOIP_JITTER_RESYNC) {
-        /* Interarrival jitter of the stream being played, restarted with it. */
-        if (verdict == AOIP_JITTER_RESYNC || pkt.ssrc != (uint32_t)f->rt.ssrc)
+        /* Interarrival jitter and clock recovery follow the stream being
+         * played, and start again with it. */
+        if (verdict == AOIP_JITTER_RESYNC || pkt.ssrc != (uint32_t)f->rt.ssrc) {
             aoip_rtp_jitter_init(&f->ia, e->cfg.sample_rate);
+            f->have_ts = false;
+        }
         aoip_rtp_jitter_update(&f->ia, arrival_ns, pkt.timestamp);
         f->rt.ssrc = pkt.ssrc;
+        restart_clock_on_resync(e, f);
+        f->ext_ts = f->have_ts ? aoip_rtp_ts_extend(f->ext_ts, pkt.timestamp) : pkt.timestamp;
+        f->have_ts = true;
+        double at = local_frames(e, arrival_ns);
+        aoip_clock_arrival(&f->clock, f->ext_ts, at);
+        if (f->lat)
+            aoip_latency_arrival(f->lat, f->ext_ts, at);
     }
     f->rt.packets++;
     f->rt.bytes += len;
@@ -266,34 +322,87 @@ static AOIP_RT void render_inputs(struct engine *e)
     }
 }
 
+/* Clock recovery sets the flow's resampling ratio for this period from its buffer level. */
+static AOIP_RT void steer_flow(struct engine *e, struct rx_flow *f, double now)
+{
+    struct aoip_jitter_stats js;
+
+    restart_clock_on_resync(e, f);
+    if (f->lat) {
+        /* The buffer takes a new target for where a resync places playout
+         * and for its settling; clock recovery slews the level there. */
+        uint32_t target = (uint32_t)lround(aoip_latency_update(f->lat, now));
+        aoip_jitter_set_latency(f->jb, target);
+    }
+    if (f->leader) {
+        f->ratio = f->leader->ratio;
+    } else {
+        aoip_jitter_get_stats(f->jb, &js);
+        if (js.received > 0)
+            f->ratio = aoip_clock_update_at(&f->clock, (double)js.level_frames,
+                                            (double)js.latency_frames, e->read_at);
+    }
+    aoip_resampler_set_ratio(f->rs, f->ratio);
+}
+
+/*
+ * One period of an rx flow: the jitter buffer gives the input frames the
+ * ratio needs, concealment covers what did not come, and the resampler
+ * plays them into the flow's slots at our clock.
+ */
+static AOIP_RT void pull_flow(struct engine *e, struct rx_flow *f, int64_t wall)
+{
+    float *outs[ENGINE_FLOW_CHANNELS], *ins[ENGINE_FLOW_CHANNELS];
+    uint32_t period = e->cfg.period_frames;
+    struct aoip_jitter_stats js;
+
+    for (unsigned c = 0; c < f->channels; c++) {
+        outs[c] = e->src[f->slots[c]];
+        ins[c] = f->in + (size_t)c * f->in_max;
+    }
+    uint32_t n = aoip_resampler_needed(f->rs, period);
+    uint32_t missing = aoip_jitter_pull(f->jb, ins, f->in_missing, n);
+    /* Playing: what comes out of the resampler is made of received audio
+     * only, all across its filter, not the silence before the stream. */
+    f->heard += n - missing;
+    if (f->heard >= 2 * (uint64_t)lround(aoip_resampler_delay(f->rs)) + 2 * (uint64_t)n)
+        f->rt.playing = 1;
+    aoip_conceal_process(f->cc, ins, f->in_missing, n);
+    aoip_resampler_process(f->rs, (const float *const *)ins, n, outs, period);
+
+    aoip_jitter_get_stats(f->jb, &js);
+    const struct aoip_clock *clock = f->leader ? &f->leader->clock : &f->clock;
+    f->rt.lost = js.lost;
+    f->rt.late = js.late;
+    f->rt.duplicates = js.duplicates;
+    f->rt.reordered = js.reordered;
+    f->rt.resyncs = js.resyncs;
+    f->rt.strays = js.strays;
+    f->rt.concealed = js.missing_frames;
+    /* The level as clock recovery holds it (the packet sawtooth taken out),
+     * once it has one; the buffer's own before. */
+    f->rt.level = clock->primed ? llround(clock->level) : js.level_frames;
+    f->rt.target = js.latency_frames;
+    f->rt.jitter = aoip_rtp_jitter_get(&f->ia);
+    f->rt.seq = js.highest_seq;
+    f->rt.drift_ppb = llround(aoip_clock_ppm(clock) * 1000.0);
+    f->rt.clock_state = aoip_clock_get_state(clock);
+    /* The frame heard first this period left the buffer n frames ago and
+     * sat in the resampler's filter for its delay. */
+    f->rt.clock_ts =
+        (uint32_t)(js.next_timestamp - n - (uint32_t)lround(aoip_resampler_delay(f->rs)));
+    f->rt.clock_wall_ns = wall;
+}
+
 static AOIP_RT void pull_rx(struct engine *e, const struct plan *p, int64_t wall)
 {
-    float *outs[ENGINE_FLOW_CHANNELS];
+    double now = local_frames(e, wall);
 
-    for (unsigned i = 0; p && i < p->n_rx; i++) {
-        struct rx_flow *f = p->rx[i];
-        for (unsigned c = 0; c < f->channels; c++)
-            outs[c] = e->src[f->slots[c]];
-        uint32_t missing = aoip_jitter_pull(f->jb, outs, e->missing, e->cfg.period_frames);
-        if (missing < e->cfg.period_frames)
-            f->rt.playing = 1;
-
-        struct aoip_jitter_stats js;
-        aoip_jitter_get_stats(f->jb, &js);
-        f->rt.lost = js.lost;
-        f->rt.late = js.late;
-        f->rt.duplicates = js.duplicates;
-        f->rt.reordered = js.reordered;
-        f->rt.resyncs = js.resyncs;
-        f->rt.strays = js.strays;
-        f->rt.concealed = js.missing_frames;
-        f->rt.level = js.level_frames;
-        f->rt.target = js.latency_frames;
-        f->rt.jitter = aoip_rtp_jitter_get(&f->ia);
-        f->rt.seq = js.highest_seq;
-        f->rt.clock_ts = (uint32_t)(js.next_timestamp - e->cfg.period_frames);
-        f->rt.clock_wall_ns = wall;
-    }
+    /* Leaders come after the flows that follow them: steer them first. */
+    for (unsigned i = p ? p->n_rx : 0; i-- > 0;)
+        steer_flow(e, p->rx[i], now);
+    for (unsigned i = 0; p && i < p->n_rx; i++)
+        pull_flow(e, p->rx[i], wall);
 }
 
 static AOIP_RT void render_outputs(struct engine *e)
@@ -460,6 +569,8 @@ static AOIP_RT void engine_cycle(struct engine *e)
 {
     int64_t wall = engine_wall_ns();
 
+    e->wall_to_mono = engine_mono_ns() - wall;
+
     take_plan(e);
     apply_commands(e);
     const struct plan *p = e->current;
@@ -468,6 +579,8 @@ static AOIP_RT void engine_cycle(struct engine *e)
     for (unsigned i = 0; p && i < p->n_rx; i++)
         if (p->rx[i]->fd >= 0)
             receive(e, p->rx[i]->fd, p->rx[i]);
+    /* What arrived after this was not read: the buffers' levels stand as of now. */
+    e->read_at = local_frames(e, engine_wall_ns());
 
     render_inputs(e);
     pull_rx(e, p, wall);
@@ -498,6 +611,8 @@ static void *engine_main(void *arg)
     int64_t t0 = engine_mono_ns();
     uint64_t n = 0;
 
+    e->clock_t0_ns = t0;
+    e->frame_ns = period_ns / e->cfg.period_frames;
     try_realtime();
     while (atomic_load_explicit(&e->running, memory_order_acquire)) {
         n++;
@@ -508,8 +623,11 @@ static void *engine_main(void *arg)
         int64_t start = engine_mono_ns(), late = start - due;
         if (late > (int64_t)period_ns)
             atomic_fetch_add_explicit(&e->late_wakeups, 1, memory_order_relaxed);
-        if (late > ENGINE_MAX_CATCH_UP * (int64_t)period_ns)
+        if (late > ENGINE_MAX_CATCH_UP * (int64_t)period_ns) {
             t0 += late;
+            e->clock_t0_ns = t0;
+            e->clock_epoch++;
+        }
         engine_cycle(e);
         /* Only this thread writes them: a plain compare, then a relaxed store. */
         uint64_t took = (uint64_t)(engine_mono_ns() - start);
@@ -541,7 +659,6 @@ int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd)
     e->decode = calloc((size_t)ENGINE_FLOW_CHANNELS * cfg->max_packet_frames, sizeof(float));
     e->recv_buf = malloc((size_t)ENGINE_RECV_BATCH * ENGINE_DATAGRAM_MAX);
     e->send_buf = malloc((size_t)ENGINE_SEND_PER_PERIOD * ENGINE_DATAGRAM_MAX);
-    e->missing = calloc(frames, 1);
     e->sender = calloc(1, sizeof(*e->sender));
     e->meters = calloc(nmeters + 1, sizeof(*e->meters));
     e->meter_hist = calloc(((size_t)nmeters + 1) * ENGINE_METER_BLOCKS, sizeof(*e->meter_hist));
@@ -556,8 +673,7 @@ int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd)
                                         cfg->local_sources ? cfg->local_sources : 1 };
     e->mixer = aoip_mixer_new(&mc);
     if (!e->bus_src || !e->bus_dst || !e->src || !e->dst || !e->audio || !e->decode ||
-        !e->recv_buf || !e->send_buf || !e->missing || !e->sender || !e->meters || !e->meter_hist ||
-        !e->mixer)
+        !e->recv_buf || !e->send_buf || !e->sender || !e->meters || !e->meter_hist || !e->mixer)
         goto fail;
     if (spsc_init(&e->retired, sizeof(struct plan *), 64) < 0 ||
         spsc_init(&e->commands, sizeof(struct mix_cmd), 4096) < 0)
@@ -637,7 +753,6 @@ void engine_close(struct engine *e)
     free(e->decode);
     free(e->recv_buf);
     free(e->send_buf);
-    free(e->missing);
     free(e->sender);
     free(e->meters);
     free(e->meter_hist);

@@ -33,9 +33,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "aoip/clock.h"
+#include "aoip/conceal.h"
 #include "aoip/jitter.h"
+#include "aoip/latency.h"
 #include "aoip/mixer.h"
 #include "aoip/pcm.h"
+#include "aoip/resample.h"
 #include "aoip/rtp.h"
 #include "seqlock.h"
 #include "spsc.h"
@@ -84,7 +88,9 @@ struct flow_counters {
     int64_t clock_wall_ns;
     uint64_t seq;           /* tx: next sequence number; rx: highest extended seq seen */
     uint64_t packet_frames; /* frames in the last packet sent or taken */
-    uint64_t playing;       /* rx: 1 once a period played audio from a packet */
+    uint64_t playing;       /* rx: 1 once a period played audio from packets only */
+    int64_t drift_ppb;      /* rx: the sender's clock against ours, parts per billion */
+    uint64_t clock_state;   /* rx: enum aoip_clock_state */
 };
 
 SEQLOCK_DECLARE(flow_snapshot, SEQLOCK_WORDS(struct flow_counters));
@@ -101,6 +107,16 @@ struct rx_flow {
     unsigned channels;
     uint32_t slots[ENGINE_FLOW_CHANNELS]; /* source slot each channel plays into */
     struct aoip_jitter *jb;
+    /* Between the jitter buffer and the slots: concealment of what did not
+     * come, then the resampler that plays the sender's clock at ours. in and
+     * in_missing hold one pull of the jitter buffer (in_max frames at most). */
+    struct aoip_conceal *cc;
+    struct aoip_resampler *rs;
+    float *in;
+    uint8_t *in_missing;
+    uint32_t in_max;
+    /* latency = auto: the target follows the network's measured delay (NULL: fixed). */
+    struct aoip_latency *lat;
     /* A flow from the same sender already playing, whose timeline this one
      * joins (aoip_jitter_expect) when it enters a plan: it replaces flows of
      * that sender without a step. Used once, in the plan that brings this
@@ -109,6 +125,17 @@ struct rx_flow {
 
     /* rt: the media thread's own. */
     struct aoip_rtp_jitter ia;
+    struct aoip_clock clock;
+    int64_t ext_ts;        /* the last RTP timestamp taken, extended */
+    bool have_ts;          /* ext_ts holds one of the stream being played */
+    uint64_t resyncs_seen; /* the jitter buffer's count when the clock last restarted */
+    uint64_t clock_epoch;  /* the engine's, when the clock last restarted */
+    /* The flow this one replaces, while both play (from the alignment until
+     * a plan without it): this one runs at its ratio, in lockstep, and takes
+     * over its clock recovery when it goes. */
+    struct rx_flow *leader;
+    double ratio;   /* what the resampler got this period */
+    uint64_t heard; /* frames pulled that were received, not missing */
     struct flow_counters rt;
     bool aligned;
 
@@ -265,9 +292,18 @@ struct engine {
     float *decode;         /* ENGINE_FLOW_CHANNELS x max_packet_frames, planar */
     uint8_t *recv_buf;     /* ENGINE_RECV_BATCH x ENGINE_DATAGRAM_MAX */
     uint8_t *send_buf;     /* ENGINE_SEND_PER_PERIOD x ENGINE_DATAGRAM_MAX */
-    uint8_t *missing;      /* period_frames */
     struct sender *sender; /* the period's outgoing packets, for one sendmmsg */
     uint64_t period_count; /* rt */
+    /* The media clock (rt): the period of frame f begins at clock_t0_ns +
+     * f * frame_ns on the monotonic clock; wall_to_mono turns a packet's
+     * arrival stamp (CLOCK_REALTIME) into that time, refreshed every period.
+     * clock_epoch moves when a stall re-anchors the clock, which restarts
+     * every flow's clock recovery. */
+    int64_t clock_t0_ns;
+    double frame_ns;
+    int64_t wall_to_mono;
+    uint64_t clock_epoch;
+    double read_at; /* when the sockets were last drained, in frames of the media clock */
     /* Every tx flow's RTP timestamps are this plus the node's frame count: one
      * timeline for all, so a receiver can switch between flows of this node
      * sample-aligned. Random, as RFC 3550 wants timestamps to start. */

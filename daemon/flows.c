@@ -65,21 +65,91 @@ bool flows_packet_us_valid(json_int_t us)
     return us == 125 || us == 250 || us == 333 || us == 1000 || us == 4000;
 }
 
-struct rx_flow *rx_flow_new(struct node *n, unsigned channels, uint32_t latency_frames)
+static void rx_parts_free(struct rx_flow *f)
 {
+    aoip_jitter_free(f->jb);
+    aoip_conceal_free(f->cc);
+    aoip_resampler_free(f->rs);
+    aoip_latency_free(f->lat);
+    free(f->in);
+    free(f->in_missing);
+}
+
+/* The latency settings for flows from a peer: its [peer.NAME] section's, else the node's. */
+static void latency_for(const struct node *n, const char *peer_name, enum cfg_latency *mode,
+                        uint32_t *us)
+{
+    *mode = n->cfg->latency;
+    *us = n->cfg->latency_us;
+    for (size_t i = 0; peer_name && i < n->cfg->n_peers; i++) {
+        const struct cfg_peer *cp = &n->cfg->peers[i];
+        if (strcmp(cp->name, peer_name) != 0)
+            continue;
+        if (cp->has_latency)
+            *mode = cp->latency;
+        if (cp->has_latency_us)
+            *us = cp->latency_us;
+    }
+}
+
+/* The most latency = auto may choose: a WAN's worth, and never below latency_us. */
+#define FLOWS_AUTO_CEILING_US 100000
+
+struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_name,
+                            uint32_t packet_us)
+{
+    enum cfg_latency mode;
+    uint32_t latency_us;
+    latency_for(n, peer_name, &mode, &latency_us);
+    uint32_t latency_frames = cfg_frames_of_us(n->cfg, latency_us);
+    uint32_t ceiling = cfg_frames_of_us(
+        n->cfg, latency_us > FLOWS_AUTO_CEILING_US ? latency_us : FLOWS_AUTO_CEILING_US);
     struct rx_flow *f = calloc(1, sizeof(*f));
     struct flow_meta *m = calloc(1, sizeof(*m));
     struct aoip_jitter_config jc = { .channels = channels,
                                      .latency_frames = latency_frames,
                                      .max_packet_frames = n->engine.cfg.max_packet_frames,
                                      .settle_frames = n->cfg->sample_rate / 2 };
+    /* An automatic target moves: the ring must hold the highest it may reach. */
+    if (mode == CFG_LATENCY_AUTO)
+        jc.capacity_frames = 2 * ceiling + 2 * jc.max_packet_frames;
 
     if (!f || !m || channels == 0 || channels > ENGINE_FLOW_CHANNELS)
         goto fail;
+    uint32_t period = n->engine.cfg.period_frames;
+    /* A pull at the steepest ratio the resampler takes, and its fraction. */
+    f->in_max = period + period / 256 + 4;
+    struct aoip_conceal_config cc = { .channels = channels,
+                                      .sample_rate = n->cfg->sample_rate,
+                                      .max_frames = f->in_max };
+    struct aoip_resampler_config rc = { .channels = channels, .max_out_frames = period };
+    struct aoip_clock_config kc = { .sample_rate = n->cfg->sample_rate, .period_frames = period };
     f->jb = aoip_jitter_new(&jc);
+    f->cc = aoip_conceal_new(&cc);
+    f->rs = aoip_resampler_new(&rc);
+    f->in = calloc((size_t)channels * f->in_max, sizeof(float));
+    f->in_missing = calloc(f->in_max, 1);
     m->channels = json_array();
-    if (!f->jb || !m->channels)
+    if (!f->jb || !f->cc || !f->rs || !f->in || !f->in_missing || !m->channels)
         goto fail;
+    if (mode == CFG_LATENCY_AUTO) {
+        struct aoip_latency_config lc = {
+            .sample_rate = n->cfg->sample_rate,
+            .packet_frames = cfg_frames_of_us(n->cfg, packet_us ? packet_us : n->cfg->packet_us),
+            .period_frames = period,
+            .floor_frames = 0,
+            .ceiling_frames = ceiling,
+            /* No faster than clock recovery slews the level down (200 ppm):
+             * a level left far above its target would be skipped, not slewed. */
+            .fall_ppm = 200,
+        };
+        f->lat = aoip_latency_new(&lc);
+        if (!f->lat)
+            goto fail;
+        aoip_jitter_set_latency(f->jb, (uint32_t)lround(aoip_latency_target(f->lat)));
+    }
+    aoip_clock_init(&f->clock, &kc);
+    f->ratio = 1.0;
     f->channels = channels;
     f->fd = -1;
     f->owner = m;
@@ -90,7 +160,7 @@ struct rx_flow *rx_flow_new(struct node *n, unsigned channels, uint32_t latency_
 
 fail:
     if (f)
-        aoip_jitter_free(f->jb);
+        rx_parts_free(f);
     if (m)
         json_decref(m->channels);
     free(m);
@@ -142,7 +212,7 @@ static void rx_free(struct node *n, struct rx_flow *f)
     /* A multicast flow's socket is the flow's own; a plain RTP input's is the input's. */
     if (rx_meta(f)->owns_fd && f->fd >= 0)
         close(f->fd);
-    aoip_jitter_free(f->jb);
+    rx_parts_free(f);
     meta_free(f->owner);
     free(f);
 }
@@ -372,7 +442,7 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     }
 
     unsigned nch = (unsigned)json_array_size(chans);
-    struct rx_flow *f = rx_flow_new(n, nch, cfg_frames_of_us(n->cfg, n->cfg->latency_us));
+    struct rx_flow *f = rx_flow_new(n, nch, p->name, (uint32_t)packet_us);
     if (!f) {
         if (fd >= 0)
             close(fd);
@@ -608,7 +678,10 @@ json_t *flows_stats(struct node *n)
         json_object_set_new(o, "jitter_ms", json_real(ms_of_frames(n, (double)c.jitter)));
         json_object_set_new(o, "buffer_ms", json_real(ms_of_frames(n, (double)c.level)));
         json_object_set_new(o, "target_ms", json_real(ms_of_frames(n, (double)c.target)));
-        json_object_set_new(o, "drift_ppm", json_real(0.0));
+        json_object_set_new(o, "drift_ppm", json_real((double)c.drift_ppb / 1000.0));
+        static const char *const clock_states[] = { "idle", "locking", "slewing", "locked" };
+        json_object_set_new(o, "clock",
+                            json_string(clock_states[c.clock_state < 4 ? c.clock_state : 0]));
         json_object_set_new(o, "latency_ms", rx_latency(n, f, &c));
         json_object_set_new(o, "resyncs", json_integer((json_int_t)c.resyncs));
         json_object_set_new(o, "malformed", json_integer((json_int_t)c.bad));

@@ -207,7 +207,7 @@ static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
         return -1;
     }
     n->io.fds[i] = fd;
-    struct rx_flow *f = rx_flow_new(n, io->channels, cfg_frames_of_us(n->cfg, n->cfg->latency_us));
+    struct rx_flow *f = rx_flow_new(n, io->channels, NULL, 0);
     if (!f) {
         snprintf(err, errlen, "input %s: cannot make its flow (%u channels)", io->name,
                  io->channels);

@@ -263,7 +263,12 @@ json_t *flows_stats(struct node *n);
 void flows_close(struct node *n);
 int flows_add_rx(struct node *n, struct rx_flow *f);
 int flows_add_tx(struct node *n, struct tx_flow *f);
-struct rx_flow *rx_flow_new(struct node *n, unsigned channels, uint32_t latency_frames);
+/*
+ * peer_name: the node it comes from, whose [peer.NAME] section may set its
+ * latency (NULL for plain RTP); packet_us: its packet time (0: not known).
+ */
+struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_name,
+                            uint32_t packet_us);
 struct tx_flow *tx_flow_new(unsigned channels, uint32_t packet_frames);
 
 /* io.c: local inputs and outputs. */

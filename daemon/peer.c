@@ -862,6 +862,8 @@ int peers_init(struct node *n, char *err, size_t errlen)
         n->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     for (size_t i = 0; i < n->cfg->n_peers; i++) {
         const struct cfg_peer *cp = &n->cfg->peers[i];
+        if (!cp->host[0])
+            continue;
         if (!target_add(n, cp->host, cp->port, true)) {
             snprintf(err, errlen, "out of memory");
             return -1;

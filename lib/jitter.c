@@ -540,7 +540,7 @@ AOIP_RT void aoip_jitter_expect(struct aoip_jitter *jb, uint32_t ssrc, uint32_t 
     jb->expect_read = next_timestamp;
 }
 
-void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames)
+AOIP_RT void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames)
 {
     uint32_t most = jb->capacity - jb->max_packet;
 

@@ -27,93 +27,20 @@ build=$(cd "$1" && pwd)
 shift
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(8 64 256)
-aoipd=$build/daemon/aoipd
-aoipctl=$build/cli/aoipctl
 settle_s=5
 measure_s=10
 hz=$(getconf CLK_TCK)
 latency_us="?"
+bench_name=bench_nodes
+. "$(dirname "$0")/bench_lib.sh"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/aoip-bench.XXXXXX")
-pids=()
-declare -A pid # by node name
-nap_pid=
-cleanup() {
-	local rc=$? pid
-	[ -z "$nap_pid" ] || kill "$nap_pid" 2>/dev/null || true
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [ "$rc" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] || continue
-			echo "-- ${f##*/}" >&2
-			tail -n 20 "$f" >&2
-		done
-	fi
-	rm -rf "$dir"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-die() {
-	echo "bench_nodes: $*" >&2
-	exit 1
-}
-ctl() {
-	local node=$1
-	shift
-	"$aoipctl" -s "$dir/$node.sock" "$@"
-}
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
-# nap SECONDS: sleep, and let a signal end it at once (bash runs traps only
-# after a foreground command, but during a wait).
-nap() {
-	sleep "$1" &
-	nap_pid=$!
-	wait $nap_pid
-}
-
-# start NAME BODY: write NAME's config and run it; its PID in pid[NAME].
-start() {
-	local name=$1 body=$2 i
-	cat >"$dir/$name.conf" <<-CONF
-		[node]
-		name = $name
-		state_dir = $dir/$name.state
-		control = $dir/$name.sock
-		port = 0
-		discovery = no
-		multicast = never
-
-		$body
-	CONF
-	"$aoipd" --config "$dir/$name.conf" >>"$dir/$name.log" 2>&1 &
-	pids+=($!)
-	pid[$name]=$!
-	for ((i = 0; i < 100; i++)); do
-		ctl "$name" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	die "$name did not start"
-}
-# stop NAME: SIGTERM, and wait for it.
-stop() {
-	kill -TERM "${pid[$1]}"
-	wait "${pid[$1]}" || echo "bench_nodes: $1 exited with status $? on SIGTERM" >&2
-}
 # cpu_ticks PID: utime + stime, in clock ticks (fields 14 and 15 of /proc/PID/stat,
 # counted after the ')' that ends the command name).
 cpu_ticks() {
 	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 rss_kb() { sed -n 's/^VmRSS:\s*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
-peer_port() { ctl "$1" --json status | tr -d ' \n' | grep -o '"port":[0-9]*' | head -n 1 | cut -d: -f2; }
-online() { ctl "$1" nodes | grep -E "^\s*$2\s" | grep -q online; }
 # rx_flows NODE: one line per rx flow: packets lost late concealed resyncs latency_ms channels.
 rx_flows() {
 	ctl "$1" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*' | awk '

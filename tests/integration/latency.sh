@@ -83,7 +83,11 @@ ctl a route add a/click b/bus
 ctl a route add b/bus a/looped
 wait_until 10 rx_over b 200 || fail "no audio reaches b"
 wait_until 10 rx_over a 200 || fail "no audio comes back to a"
-# Half a second more: the route ramps are done and both buffers have settled.
+# Clock recovery first measures the rate, then slews each buffer to its
+# target: the lag is steady from then on.
+wait_until 30 clocks_locked a || fail "a's clock recovery does not lock"
+wait_until 30 clocks_locked b || fail "b's clock recovery does not lock"
+# Half a second more: the route ramps are done.
 t_settled=$(($(ms_since "$t0") + 500))
 sleep 6.5
 # RTCP reports once a second: after four seconds both hops have a figure.

@@ -162,6 +162,13 @@ rx_over() {
 	[ "$(rx_packets "$1")" -gt "$2" ]
 }
 
+# clocks_locked NODE: NODE has rx flows, and clock recovery holds every one at its target.
+clocks_locked() {
+	local flows
+	flows=$(ctl "$1" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*') || return 1
+	[ -n "$flows" ] && ! echo "$flows" | grep -v -q '"clock":"locked"'
+}
+
 # rss_kb PID
 rss_kb() {
 	sed -n 's/^VmRSS:\s*\([0-9]*\) kB/\1/p' "/proc/$1/status"

@@ -6,13 +6,17 @@
 # command's own PID; a link taken down and an avahi-daemon stopped really cut
 # what they should and come back; loss drops about what it is told to;
 # multicast reaches the other hosts, and the switch's IGMP snooping keeps a
-# group's traffic to the host that joined it; "lab down" leaves no
+# group's traffic to the host that joined it; "lab impair" (aoip-impair, in
+# user space) adds the delay it is told to, to 0.5 ms, spreads it with
+# jitter, reorders unless told --fifo, loses and duplicates about what it is
+# told to, and "off" gives the plain network back; "lab down" leaves no
 # namespace, process, mount or state behind, even after a spawned command was
-# killed with SIGKILL.
+# killed with SIGKILL and with an impairment still running.
 #
 # Exit 77 (skip) when the machine cannot make a lab ("lab check" says why).
-# Prints how long the lab took to come up and go down, and how long mDNS took
-# to cross.
+# Prints how long the lab took to come up and go down, how long mDNS took
+# to cross, and what the impairments measured. aoip-impair is $AOIP_IMPAIR
+# (ctest sets it) or where "lab impair" finds it.
 set -euo pipefail
 
 lab=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lab
@@ -210,6 +214,81 @@ fi
 until_ok 10 browse 3 lossy || fail "mDNS did not cross under 100% loss"
 "$lab" loss "$name" 1 off
 
+# ---- impairment in user space (aoip-impair) ---------------------------------------
+
+# rtt FILE: ping's min, avg, max and mdev, in ms.
+rtt() {
+	sed -n 's|^rtt min/avg/max/mdev = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\) ms.*|\1 \2 \3 \4|p' "$1"
+}
+# impair_stat KEY: the figure KEY of host 1's impairment.
+impair_stat() {
+	local stats
+	stats=$("$lab" impair "$name" 1 stats)
+	sed -n "s/^$1=//p" <<<"$stats"
+}
+# within X LO HI: LO <= X <= HI, as decimals.
+within() {
+	awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x != "" && x >= lo && x <= hi) }'
+}
+
+on 1 ping -c 100 -i 0.01 -q "${addr[2]}" >"$work/rtt-plain" || fail "host 1 cannot ping host 2"
+read -r _ plain_avg _ _ < <(rtt "$work/rtt-plain")
+
+"$lab" impair "$name" 1 --delay-ms 5
+on 1 ping -c 200 -i 0.005 -q "${addr[2]}" >"$work/rtt-delay" || fail "no answer with --delay-ms 5"
+read -r min avg _ _ < <(rtt "$work/rtt-delay")
+added=$(awk -v a="$avg" -v p="$plain_avg" 'BEGIN { printf "%.3f", a - p }')
+within "$added" 4.5 5.5 ||
+	fail "--delay-ms 5 added $added ms to the RTT (avg $avg ms, $plain_avg ms without), not 5 +- 0.5"
+within "$min" 5 6 || fail "--delay-ms 5: an RTT of $min ms"
+(($(impair_stat packets) >= 200)) || fail "aoip-impair saw $(impair_stat packets) of the 200 pings"
+echo "delay 5 ms: RTT +$added ms; applied delay median $(impair_stat delay_median_ms) ms," \
+	"p99 $(impair_stat delay_p99_ms) ms; release late by median $(impair_stat late_median_ms) ms"
+
+"$lab" impair "$name" 1 --delay-ms 5 --jitter-ms 4 --seed 11
+on 1 ping -c 200 -i 0.01 -q "${addr[2]}" >"$work/rtt-jitter" || fail "no answer with --jitter-ms 4"
+read -r min avg max mdev < <(rtt "$work/rtt-jitter")
+# Uniform 0..4 ms: mean 2, standard deviation 1.15.
+within "$mdev" 0.6 1.8 || fail "--jitter-ms 4: RTT mdev $mdev ms, not about 1.15"
+within "$(awk -v a="$max" -v b="$min" 'BEGIN { print a - b }')" 2.5 100 ||
+	fail "--jitter-ms 4: RTTs from $min to $max ms"
+echo "jitter 4 ms: RTT min/avg/max/mdev $min/$avg/$max/$mdev ms"
+
+# Packets sent in a burst, each with up to 5 ms of jitter, overtake each other, unless --fifo.
+"$lab" impair "$name" 1 --jitter-ms 5 --seed 12
+on 1 ping -c 200 -l 200 -i 0.001 -q "${addr[2]}" >/dev/null || fail "no answer with --jitter-ms 5"
+reordered=$(impair_stat reordered)
+((reordered >= 10)) || fail "--jitter-ms 5 reordered $reordered of 200 packets"
+"$lab" impair "$name" 1 --jitter-ms 5 --seed 12 --fifo
+on 1 ping -c 200 -l 200 -i 0.001 -q "${addr[2]}" >/dev/null || fail "no answer with --fifo"
+(($(impair_stat packets) >= 200)) || fail "aoip-impair saw $(impair_stat packets) of the 200 pings"
+[[ $(impair_stat reordered) == 0 ]] || fail "--fifo reordered $(impair_stat reordered) packets"
+echo "jitter 5 ms, a burst of 200 packets: $reordered reordered, none with --fifo"
+
+"$lab" impair "$name" 1 --loss 0.5 --seed 13
+on 1 ping -c 200 -i 0.005 -W 1 -q "${addr[2]}" >"$work/impair-loss" || true
+lost=$(loss_percent "$work/impair-loss")
+within "$lost" 30 70 || fail "--loss 0.5 lost $lost% of 200 pings, not 30..70%"
+echo "impair loss 0.5: $lost% of 200 pings lost"
+
+# A duplicate goes out through a raw socket; host 2 answers both copies.
+"$lab" impair "$name" 1 --dup 0.5 --seed 14
+on 1 ping -c 200 -i 0.005 -q "${addr[2]}" >"$work/impair-dup" || fail "no answer with --dup 0.5"
+dups=$(sed -n 's/.* received, +\([0-9]*\) duplicates.*/\1/p' "$work/impair-dup")
+within "$dups" 60 140 || fail "--dup 0.5: ${dups:-no} duplicates of 200 pings, not 60..140"
+echo "impair dup 0.5: $dups duplicates of 200 pings"
+
+"$lab" impair "$name" 1 off
+rules=$(on 1 iptables -S OUTPUT)
+! grep -q NFQUEUE <<<"$rules" || fail "impair off left the rule: $rules"
+procs=$("$lab" ps "$name")
+! grep -q aoip-impair <<<"$procs" || fail "aoip-impair still runs after off"
+on 1 ping -c 100 -i 0.005 -q "${addr[2]}" >"$work/rtt-off" || fail "no answer after impair off"
+read -r _ avg _ _ < <(rtt "$work/rtt-off")
+within "$avg" 0 1 || fail "after impair off the RTT is $avg ms"
+[[ $(loss_percent "$work/rtt-off") == 0 ]] || fail "impair off still loses: $(cat "$work/rtt-off")"
+! grep -q duplicates "$work/rtt-off" || fail "impair off still duplicates"
+
 # ---- multicast -----------------------------------------------------------------------
 
 on 1 ping -c 3 -i 0.2 -t 1 -W 1 224.0.0.1 >"$work/allhosts" || true
@@ -241,8 +320,11 @@ got() { on "$1" nft list table ip labtest | sed -n 's/.*counter packets \([0-9]*
 
 # ---- down ----------------------------------------------------------------------------
 
-# A spawned process killed with SIGKILL must not trouble down.
+# A spawned process killed with SIGKILL must not trouble down, nor an impairment left running.
 kill -9 "$pub"
+"$lab" impair "$name" 2 --delay-ms 1
+procs=$("$lab" ps "$name")
+grep -q "^h2 .*aoip-impair" <<<"$procs" || fail "lab ps does not show host 2's aoip-impair"
 mapfile -t pids < <("$lab" ps "$name" | awk '{ print $2 }')
 ((${#pids[@]} >= 6)) || fail "lab ps shows ${#pids[@]} processes, not the 6 daemons and more"
 inodes=()

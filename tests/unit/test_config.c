@@ -788,6 +788,44 @@ static void peer_host_name_is_kept_unresolved(void **state)
     cfg_free(&cfg);
 }
 
+static void latency_mode_and_target_parse_for_node_and_peer(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\nlatency = auto\nlatency_us = 5000\n\n"
+                   "[peer.truck]\naddress = 192.0.2.1:7400\nlatency = fixed\nlatency_us = 2000\n\n"
+                   "[peer.far]\nlatency_us = 40000\n");
+    assert_int_equal(cfg.latency, CFG_LATENCY_AUTO);
+    assert_int_equal(cfg.latency_us, 5000);
+    assert_int_equal(cfg.n_peers, 2);
+    assert_true(cfg.peers[0].has_latency);
+    assert_int_equal(cfg.peers[0].latency, CFG_LATENCY_FIXED);
+    assert_true(cfg.peers[0].has_latency_us);
+    assert_int_equal(cfg.peers[0].latency_us, 2000);
+    /* A section that only sets latency: for a peer discovery finds. */
+    assert_string_equal(cfg.peers[1].host, "");
+    assert_false(cfg.peers[1].has_latency);
+    assert_true(cfg.peers[1].has_latency_us);
+    assert_int_equal(cfg.peers[1].latency_us, 40000);
+    cfg_free(&cfg);
+    parse_ok(&cfg, "");
+    assert_int_equal(cfg.latency, CFG_LATENCY_FIXED);
+    cfg_free(&cfg);
+}
+
+static void bad_latency_keys_are_refused(void **state)
+{
+    (void)state;
+    expect_error("[node]\nlatency = low\n",
+                 "node.conf:2: latency must be auto or fixed, not 'low'");
+    expect_error("[peer.x]\nlatency_us = -1\n",
+                 "node.conf:2: latency_us must be 0..2000000, not '-1'");
+    expect_error("[peer.x]\nlatency = auto\nlatency = fixed\n",
+                 "node.conf:3: duplicate key 'latency' in [peer.x] (first at line 2)");
+    expect_error("[peer.x]\nlatency_us = 1000\naddress = h:1\nlatency_us = 1000\n",
+                 "node.conf:4: duplicate key 'latency_us' in [peer.x] (first at line 2)");
+}
+
 static void peer_without_address_is_refused(void **state)
 {
     (void)state;
@@ -1376,6 +1414,8 @@ int main(void)
         cmocka_unit_test(multicast_listen_is_allowed),
         cmocka_unit_test(peer_host_name_is_kept_unresolved),
         cmocka_unit_test(peer_without_address_is_refused),
+        cmocka_unit_test(latency_mode_and_target_parse_for_node_and_peer),
+        cmocka_unit_test(bad_latency_keys_are_refused),
         cmocka_unit_test(rtp_input_without_payload_type_is_refused),
         cmocka_unit_test(payload_type_outside_dynamic_range_is_refused),
         cmocka_unit_test(static_payload_type_needs_l16),

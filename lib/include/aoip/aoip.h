@@ -12,6 +12,7 @@
 #include "common.h"
 #include "conceal.h"
 #include "jitter.h"
+#include "latency.h"
 #include "mixer.h"
 #include "control.h"
 #include "pcm.h"

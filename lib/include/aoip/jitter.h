@@ -140,7 +140,7 @@ AOIP_API AOIP_RT void aoip_jitter_expect(struct aoip_jitter *jb, uint32_t ssrc,
  * Change the target; takes effect at the next resync (clock recovery slews
  * toward it). Clamped so that the target and the largest packet fit the ring.
  */
-AOIP_API void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames);
+AOIP_API AOIP_RT void aoip_jitter_set_latency(struct aoip_jitter *jb, uint32_t latency_frames);
 
 AOIP_API AOIP_RT void aoip_jitter_get_stats(const struct aoip_jitter *jb,
                                             struct aoip_jitter_stats *out);

@@ -11,6 +11,10 @@
  * phase left, samples pass untouched (delayed by the filter's fixed delay,
  * so switching between the two never moves the audio).
  *
+ * A ratio r above 1 (a sender whose clock runs fast against ours) takes r
+ * input frames per output frame, so a tone of f Hz counted in the sender's
+ * frames comes out at f * r Hz counted in ours.
+ *
  * All storage is allocated by aoip_resampler_new; the rest never allocates.
  */
 #ifndef AOIP_RESAMPLE_H
@@ -25,9 +29,13 @@
 extern "C" {
 #endif
 
+/* Most channels in one flow; the longest period (a caller's mistake beyond). */
+#define AOIP_RESAMPLE_MAX_CHANNELS 64
+#define AOIP_RESAMPLE_MAX_FRAMES   65536
+
 struct aoip_resampler_config {
-    unsigned channels;       /* 1..64 */
-    uint32_t max_out_frames; /* the largest period asked for */
+    unsigned channels;       /* 1..AOIP_RESAMPLE_MAX_CHANNELS */
+    uint32_t max_out_frames; /* the largest period asked for, 1..AOIP_RESAMPLE_MAX_FRAMES */
 };
 
 struct aoip_resampler;
@@ -37,7 +45,8 @@ AOIP_API void aoip_resampler_free(struct aoip_resampler *rs);
 
 /*
  * The ratio for the frames produced from now on: input frames consumed per
- * output frame. Clamped to 1 +- AOIP_RESAMPLE_MAX_PPM parts per million.
+ * output frame. Clamped to 1 +- AOIP_RESAMPLE_MAX_PPM parts per million; a
+ * NaN is ignored. The ratio starts at 1 and outlives aoip_resampler_reset.
  */
 #define AOIP_RESAMPLE_MAX_PPM 2000
 AOIP_API AOIP_RT void aoip_resampler_set_ratio(struct aoip_resampler *rs, double ratio);
@@ -48,14 +57,29 @@ AOIP_API AOIP_RT uint32_t aoip_resampler_needed(const struct aoip_resampler *rs,
 
 /*
  * Consume in[c][0..in_frames) (what aoip_resampler_needed said, exactly)
- * and write out[c][0..out_frames). Returns 0 or -EINVAL.
+ * and write out[c][0..out_frames). Returns 0, or -EINVAL when in_frames is
+ * not that count or out_frames is over max_out_frames; then nothing moved.
  */
 AOIP_API AOIP_RT int aoip_resampler_process(struct aoip_resampler *rs, const float *const *in,
                                             uint32_t in_frames, float *const *out,
                                             uint32_t out_frames);
 
-/* The filter's delay, in input frames (constant). */
+/*
+ * The filter's delay, in input frames (constant, a whole number): output
+ * frame k carries the input at time (the ratios of frames 0..k-1 summed)
+ * minus this. At ratio 1 the output is the input this many frames later.
+ */
 AOIP_API double aoip_resampler_delay(const struct aoip_resampler *rs);
+
+/*
+ * Take up the position of another resampler (same filter): its fraction,
+ * its ratio and as many frames held ahead of the position, so that fed the
+ * same input from here on the two give the same output once their
+ * histories have filled. For a flow that replaces another of the same
+ * sender, sample-aligned. The history is left as it is.
+ */
+AOIP_API AOIP_RT void aoip_resampler_follow(struct aoip_resampler *rs,
+                                            const struct aoip_resampler *from);
 
 /* Forget all history (a new stream): the next output starts from silence. */
 AOIP_API AOIP_RT void aoip_resampler_reset(struct aoip_resampler *rs);

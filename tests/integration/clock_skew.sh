@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Two daemons whose clocks really differ: stage's media clock runs 250 ppm
+# fast and truck's 250 ppm slow (clock_skew_ppm stretches the monotonic
+# clock each one's periods are timed by), so stage's audio arrives 500 ppm
+# faster than truck plays. For a minute truck's clock recovery must follow:
+# its drift estimate converges to the truth, its buffer holds the target,
+# and the recording has no glitch, with tones that are stage's tones seen
+# through truck's clock (997 Hz reads 997 * 1.00025 / 0.99975 Hz there).
+# "No glitch" is strict: in every 10 ms block the tone fits to 70 dB below
+# it at 997 Hz and 50 dB at 10 kHz (the same timing error, 20 dB apart: a
+# phase error grows with frequency); a click or a dropped frame reads near
+# 0 dB.
+. "$(dirname "$0")/lib.sh"
+
+seconds=${AOIP_SKEW_SECONDS:-60}
+settle=15 # seconds to lock (the fast start takes 2-3), then measure
+
+NODE_LATENCY_US=5000
+NODE_EXTRA="clock_skew_ppm = 250" node_conf stage "
+[input.tones]
+type = tone
+channels = 2
+names = low,high
+frequency = 997,10000
+level_dbfs = -6
+"
+node_start stage
+NODE_EXTRA="clock_skew_ppm = -250" node_conf truck "
+[peer.stage]
+address = 127.0.0.1:$(node_port stage)
+
+[output.rec]
+type = wav
+path = $it_dir/truck.wav
+channels = 2
+"
+t0=$(date +%s%N)
+node_start truck
+wait_until 10 online truck stage || fail "truck does not see stage"
+ctl truck route add stage/low truck/ch1
+ctl truck route add stage/high truck/ch2
+t_routed=$((($(date +%s%N) - t0) / 1000000))
+
+# The truth: sender frames per receiver frame, minus one, in ppm.
+truth=$(awk 'BEGIN { printf "%.3f", (1.00025 / 0.99975 - 1) * 1e6 }')
+# rx flow fields of truck's stats, one line per sample: drift buffer target resyncs
+sample() {
+	ctl truck --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*' | head -n 1 |
+		awk -v RS=, -F: '/"drift_ppm"/ {d = $2} /"buffer_ms"/ {b = $2}
+			/"target_ms"/ {t = $2} /"resyncs"/ {r = $2} /"late"/ {l = $2}
+			END { print d, b, t, r, l }'
+}
+
+samples=$it_dir/samples.txt
+: >"$samples"
+for ((s = 1; s <= seconds; s++)); do
+	sleep 1
+	echo "$s $(sample)" >>"$samples"
+done
+ctl truck stats
+node_stop truck
+
+echo "truth: $truth ppm; per second: t drift_ppm buffer_ms target_ms resyncs late"
+cat "$samples"
+awk -v truth="$truth" -v settle="$settle" '
+	$1 > settle {
+		n++
+		de = $2 - truth; if (de < 0) de = -de; if (de > dmax) dmax = de
+		le = $3 - $4; if (le < 0) le = -le; if (le > lmax) lmax = le
+		if (n == 1) { r0 = $5; l0 = $6 }
+		r1 = $5; l1 = $6
+	}
+	END {
+		printf "after %d s: drift within %.2f ppm of the truth, level within %.3f ms of target, %d resyncs, %d late\n", settle, dmax, lmax, r1 - r0, l1 - l0
+		bad = 0
+		if (n < 5) { print "too few samples"; bad = 1 }
+		if (dmax > 5) { print "drift estimate off by more than 5 ppm"; bad = 1 }
+		if (lmax > 0.5) { print "buffer level more than 0.5 ms from target"; bad = 1 }
+		if (r1 != r0) { print "the buffer resynced"; bad = 1 }
+		if (l1 != l0) { print "packets came late"; bad = 1 }
+		exit bad
+	}' "$samples" || fail "clock recovery did not hold"
+
+# The recording, from the end of the settling time: the tones at stage's
+# rate seen from truck's clock, continuous (no click, no gap).
+skip=$((t_routed + settle * 1000))
+low=$(awk 'BEGIN { printf "%.4f", 997 * 1.00025 / 0.99975 }')
+high=$(awk 'BEGIN { printf "%.4f", 10000 * 1.00025 / 0.99975 }')
+echo "expected tones: $low Hz and $high Hz"
+"$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$skip" \
+	--channel 1 --freq "$low" --freq-tol 0.02 --level -6 --tol-db 0.1 --no-gaps --gap-threshold-db -70 \
+	--channel 2 --freq "$high" --freq-tol 0.2 --level -6 --tol-db 0.1 --no-gaps --gap-threshold-db -50 ||
+	fail "the recording is not stage's tones through truck's clock"

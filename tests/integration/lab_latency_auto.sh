@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# latency = auto across a network with real delay and jitter: stage's host
+# holds every UDP packet it sends for 1 to 3 ms (aoip-impair on an NFQUEUE
+# rule, seeded, reordering allowed), truck starts with a target far too low
+# (1 ms) and must find one that covers the network: after it settled, a
+# minute with no late packet and no concealed frame, at a target that is
+# above the jitter but not wasteful, and a recording with no gap.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lab_lib.sh"
+
+settle=20
+seconds=60
+if [ -n "${AOIP_SANITIZED:-}" ]; then
+	seconds=30
+fi
+
+lab_up 2
+lab impair "$lab_name" 1 --udp-only --delay-ms 1 --jitter-ms 2 --seed 42 >/dev/null ||
+	fail "lab impair failed"
+lab_node_conf 1 stage "
+[input.tones]
+type = tone
+channels = 1
+names = low
+frequency = 997
+level_dbfs = -6
+"
+NODE_LATENCY_US=1000 lab_node_conf 2 truck "
+latency = auto
+
+[output.rec]
+type = wav
+path = $it_dir/truck.wav
+channels = 1
+"
+lab_node_start stage
+lab_node_start truck
+wait_until 20 online truck stage || fail "truck does not see stage"
+ctl truck route add stage/low truck/ch1
+t_routed=$(date +%s%N)
+
+# rx flow of truck: late concealed resyncs target_ms buffer_ms
+sample() {
+	ctl truck --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*' | head -n 1 |
+		awk -v RS=, -F: '/"late"/ {l = $2} /"concealed"/ {c = $2} /"resyncs"/ {r = $2}
+			/"target_ms"/ {t = $2} /"buffer_ms"/ {b = $2}
+			END { print l + 0, c + 0, r + 0, t, b }'
+}
+sleep "$settle"
+read -r late0 conc0 res0 target0 _ < <(sample)
+echo "after ${settle} s: target $target0 ms, $late0 late, $conc0 concealed, $res0 resyncs so far"
+for ((s = 0; s < seconds; s += 5)); do
+	sleep 5
+	echo "  +$((s + 5)) s: late concealed resyncs target_ms buffer_ms: $(sample)"
+done
+read -r late1 conc1 res1 target1 _ < <(sample)
+t_end=$(date +%s%N)
+ctl truck stats
+lab impair "$lab_name" 1 stats | tr '\n' ' '
+echo
+lab_node_stop truck
+lab_node_stop stage
+
+echo "latency = auto settled at $target1 ms with 1-3 ms of network delay; in $seconds s:" \
+	"$((late1 - late0)) late, $((conc1 - conc0)) concealed frames, $((res1 - res0)) resyncs"
+[ "$((late1 - late0))" -eq 0 ] || fail "packets came late after the target settled"
+[ "$((conc1 - conc0))" -eq 0 ] || fail "frames were concealed after the target settled"
+[ "$((res1 - res0))" -eq 0 ] || fail "the buffer resynced after the target settled"
+# Above the 2 ms of jitter plus a packet, and not absurdly far above it.
+awk -v t="$target1" 'BEGIN { exit !(t >= 2.5 && t <= 12) }' ||
+	fail "target $target1 ms is not what 2 ms of jitter calls for"
+
+"$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$(at_ms truck $((t_routed + settle * 1000000000)))" \
+	--until-ms "$(at_ms truck "$t_end")" \
+	--channel 1 --freq 997 --level -6 --tol-db 0.2 --no-gaps ||
+	fail "the recording has gaps or is not the tone"
