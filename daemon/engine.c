@@ -328,7 +328,10 @@ static AOIP_RT void steer_flow(struct engine *e, struct rx_flow *f, double now)
     struct aoip_jitter_stats js;
 
     restart_clock_on_resync(e, f);
-    if (f->lat) {
+    uint32_t want = atomic_load_explicit(&f->want_latency, memory_order_relaxed);
+    if (want || !f->lat) {
+        aoip_jitter_set_latency(f->jb, want ? want : f->base_latency);
+    } else {
         /* The buffer takes a new target for where a resync places playout
          * and for its settling; clock recovery slews the level there. */
         uint32_t target = (uint32_t)lround(aoip_latency_update(f->lat, now));

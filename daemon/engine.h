@@ -117,6 +117,11 @@ struct rx_flow {
     uint32_t in_max;
     /* latency = auto: the target follows the network's measured delay (NULL: fixed). */
     struct aoip_latency *lat;
+    /* A fixed target the control thread asks for (routes may set one), in
+     * frames; 0: none. Taken by the media thread at the next period, and
+     * over latency = auto; clock recovery slews the level to it. */
+    _Atomic uint32_t want_latency;
+    uint32_t base_latency; /* the fixed target from the config, frames */
     /* A flow from the same sender already playing, whose timeline this one
      * joins (aoip_jitter_expect) when it enters a plan: it replaces flows of
      * that sender without a step. Used once, in the plan that brings this

@@ -92,7 +92,7 @@ static void latency_for(const struct node *n, const char *peer_name, enum cfg_la
     }
 }
 
-/* The most latency = auto may choose: a WAN's worth, and never below latency_us. */
+/* The most latency = auto or a route may choose: a WAN's worth, and never below latency_us. */
 #define FLOWS_AUTO_CEILING_US 100000
 
 struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_name,
@@ -110,9 +110,9 @@ struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_
                                      .latency_frames = latency_frames,
                                      .max_packet_frames = n->engine.cfg.max_packet_frames,
                                      .settle_frames = n->cfg->sample_rate / 2 };
-    /* An automatic target moves: the ring must hold the highest it may reach. */
-    if (mode == CFG_LATENCY_AUTO)
-        jc.capacity_frames = 2 * ceiling + 2 * jc.max_packet_frames;
+    /* A target moves (latency = auto, or a route that asks for its own): the
+     * ring must hold the highest it may reach. */
+    jc.capacity_frames = 2 * ceiling + 2 * jc.max_packet_frames;
 
     if (!f || !m || channels == 0 || channels > ENGINE_FLOW_CHANNELS)
         goto fail;
@@ -150,6 +150,8 @@ struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_
     }
     aoip_clock_init(&f->clock, &kc);
     f->ratio = 1.0;
+    f->base_latency = latency_frames;
+    atomic_init(&f->want_latency, 0);
     f->channels = channels;
     f->fd = -1;
     f->owner = m;
