@@ -34,6 +34,7 @@ enum aoipctl_opt {
     AOIPCTL_OPT_MUTE = 1u << 1,
     AOIPCTL_OPT_UNMUTE = 1u << 2,
     AOIPCTL_OPT_WATCH = 1u << 3,
+    AOIPCTL_OPT_LATENCY = 1u << 4,
 };
 
 struct aoipctl;
@@ -58,6 +59,7 @@ struct aoipctl {
 
     /* Verb options, as given; each verb checks the ones it takes. */
     const char *gain;
+    const char *latency; /* --latency-us: microseconds, or "default" */
     bool mute, unmute, watch;
 
     struct aoipctl_client client; /* connected by the first request */

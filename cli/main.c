@@ -32,13 +32,19 @@ static const struct aoipctl_verb verbs[] = {
       "the sources and destinations of one node, or of all",
       "Each channel is listed by name and by number; either address works in a route.",
       "aoipctl channels stage", 0 },
-    { "route add", "SRC DST [--gain DB] [--mute|--unmute]", aoipctl_verb_route_add,
-      "add a route, or change the gain or mute of one",
+    { "route add", "SRC DST [--gain DB] [--mute|--unmute] [--latency-us N|default]",
+      aoipctl_verb_route_add, "add a route, or change the gain, mute or latency of one",
       "Routes source SRC to destination DST, or changes the route between them.\n"
       "The gain is in dB (0 for a new route, unchanged for one that exists);\n"
-      "--mute and --unmute set the mute, which is otherwise left as it is.",
-      "aoipctl route add stage/mic1 truck/in1 --gain -6",
-      AOIPCTL_OPT_GAIN | AOIPCTL_OPT_MUTE | AOIPCTL_OPT_UNMUTE },
+      "--mute and --unmute set the mute, which is otherwise left as it is.\n"
+      "--latency-us N has DST's node hold SRC N microseconds (up to 100000) in\n"
+      "its receive buffer, instead of the latency configured for the node or\n"
+      "the peer; the other channels of the flow that carries SRC wait as long,\n"
+      "and where several routes ask, the longest wins. --latency-us default\n"
+      "returns to the configured latency; without the option the route's\n"
+      "latency is left as it is.",
+      "aoipctl route add stage/mic1 truck/in1 --gain -6 --latency-us 20000",
+      AOIPCTL_OPT_GAIN | AOIPCTL_OPT_MUTE | AOIPCTL_OPT_UNMUTE | AOIPCTL_OPT_LATENCY },
     { "route del", "SRC DST", aoipctl_verb_route_del, "remove a route",
       "The route fades out over a few milliseconds.", "aoipctl route del stage/mic1 truck/in1", 0 },
     { "route list", "[NODE]", aoipctl_verb_route_list,
@@ -47,7 +53,8 @@ static const struct aoipctl_verb verbs[] = {
       "Sources run across, numbered within their node as NODE/N numbers them;\n"
       "destinations run down. A cell shows the route's gain in dB, M when it is\n"
       "muted, and a dot where there is no route. With NODE, only the\n"
-      "destinations of that node.",
+      "destinations of that node. Routes that ask for a latency of their own\n"
+      "are listed below the grid.",
       "aoipctl matrix truck", 0 },
     { "stats", "", aoipctl_verb_stats, "this node's flows: loss, jitter, buffer, drift, latency",
       "One entry per RTP flow, received (rx) or sent (tx), then the datagrams\n"
@@ -71,6 +78,7 @@ enum {
     OPT_GAIN,
     OPT_MUTE,
     OPT_UNMUTE,
+    OPT_LATENCY,
 };
 
 static const struct option long_options[] = {
@@ -81,6 +89,7 @@ static const struct option long_options[] = {
     { "gain", required_argument, NULL, OPT_GAIN },
     { "mute", no_argument, NULL, OPT_MUTE },
     { "unmute", no_argument, NULL, OPT_UNMUTE },
+    { "latency-us", required_argument, NULL, OPT_LATENCY },
     { "watch", no_argument, NULL, 'w' },
     { NULL, 0, NULL, 0 },
 };
@@ -89,10 +98,9 @@ static const struct {
     unsigned bit;
     const char *name;
 } verb_option_names[] = {
-    { AOIPCTL_OPT_GAIN, "--gain" },
-    { AOIPCTL_OPT_MUTE, "--mute" },
-    { AOIPCTL_OPT_UNMUTE, "--unmute" },
-    { AOIPCTL_OPT_WATCH, "--watch" },
+    { AOIPCTL_OPT_GAIN, "--gain" },          { AOIPCTL_OPT_MUTE, "--mute" },
+    { AOIPCTL_OPT_UNMUTE, "--unmute" },      { AOIPCTL_OPT_WATCH, "--watch" },
+    { AOIPCTL_OPT_LATENCY, "--latency-us" },
 };
 
 static void print_commands(FILE *to)
@@ -298,6 +306,10 @@ static void parse_options(int argc, char **argv, struct aoipctl *ctl, struct par
         case OPT_UNMUTE:
             ctl->unmute = true;
             p->given |= AOIPCTL_OPT_UNMUTE;
+            break;
+        case OPT_LATENCY:
+            ctl->latency = optarg;
+            p->given |= AOIPCTL_OPT_LATENCY;
             break;
         case ':':
             if (!p->bad[0])

@@ -375,6 +375,27 @@ static void print_legend(FILE *out, const struct grid *g, unsigned width)
     }
 }
 
+/* A cell has room for a gain only: routes that ask for a latency are listed below the grid. */
+static void print_latencies(FILE *out, const json_t *routes)
+{
+    char latency[48];
+    bool first = true;
+    size_t i;
+    const json_t *r;
+
+    json_array_foreach(routes, i, r)
+    {
+        aoipctl_format_route_latency(latency, sizeof(latency), r);
+        if (!latency[0])
+            continue;
+        const char *src = json_string_value(json_object_get(r, "source"));
+        const char *dst = json_string_value(json_object_get(r, "destination"));
+        fprintf(out, "%s%s -> %s  latency %s\n", first ? "\n" : "", src ? src : "?",
+                dst ? dst : "?", latency);
+        first = false;
+    }
+}
+
 void aoipctl_render_matrix(FILE *out, const json_t *matrix, const struct aoipctl_term *t)
 {
     struct grid g;
@@ -399,5 +420,6 @@ void aoipctl_render_matrix(FILE *out, const json_t *matrix, const struct aoipctl
     }
     fputc('\n', out);
     print_legend(out, &g, t->width);
+    print_latencies(out, json_object_get(matrix, "routes"));
     grid_free(&g);
 }

@@ -29,7 +29,8 @@ json_t *aoipctl_matrix_build(const json_t *channels, const json_t *routes, const
  * The grid, fitted to t->width: columns are grouped under their node's
  * name and numbered as NODE/N addresses number them, with a legend of
  * their names below; when the columns do not fit, the grid continues in
- * further blocks, each with the destination labels again.
+ * further blocks, each with the destination labels again. Routes that ask
+ * for a latency follow the legend, one a line.
  */
 void aoipctl_render_matrix(FILE *out, const json_t *matrix, const struct aoipctl_term *t);
 

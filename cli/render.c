@@ -345,16 +345,30 @@ void aoipctl_render_channels(FILE *out, const json_t *channels, const struct aoi
     table_free(&tab);
 }
 
+void aoipctl_format_route_latency(char *buf, size_t len, const json_t *route)
+{
+    double us = num(route, "latency_us");
+
+    if (isnan(us) || us <= 0) {
+        buf[0] = '\0';
+        return;
+    }
+    char ms[32];
+    format_us(ms, sizeof(ms), us);
+    snprintf(buf, len, "%s ms", ms);
+}
+
 void aoipctl_render_route(FILE *out, const char *prefix, const json_t *route,
                           const struct aoipctl_term *t)
 {
-    char gain[32];
+    char gain[32], latency[48];
     bool muted = json_is_true(json_object_get(route, "muted"));
     (void)t;
 
     aoipctl_format_gain(gain, sizeof(gain), json_object_get(route, "gain_db"));
-    fprintf(out, "%s%s -> %s  %s%s\n", prefix, str(route, "source"), str(route, "destination"),
-            gain, muted ? "  muted" : "");
+    aoipctl_format_route_latency(latency, sizeof(latency), route);
+    fprintf(out, "%s%s -> %s  %s%s%s%s\n", prefix, str(route, "source"), str(route, "destination"),
+            gain, muted ? "  muted" : "", latency[0] ? "  latency " : "", latency);
 }
 
 void aoipctl_render_routes(FILE *out, const json_t *routes, const struct aoipctl_term *t)
@@ -363,19 +377,39 @@ void aoipctl_render_routes(FILE *out, const json_t *routes, const struct aoipctl
     size_t i;
     const json_t *r;
 
+    char latency[48];
+    bool any_latency = false;
+
     if (json_array_size(routes) == 0) {
         fputs("no routes\n", out);
         return;
     }
-    table_init(&tab, 4, "llrl");
-    table_add(&tab, NULL, "SOURCE", "DESTINATION", "GAIN", "");
+    /* A LATENCY column only where a route asks for one: most never do. */
+    json_array_foreach(routes, i, r)
+    {
+        aoipctl_format_route_latency(latency, sizeof(latency), r);
+        any_latency = any_latency || latency[0];
+    }
+    if (any_latency) {
+        table_init(&tab, 5, "llrrl");
+        table_add(&tab, NULL, "SOURCE", "DESTINATION", "GAIN", "LATENCY", "");
+    } else {
+        table_init(&tab, 4, "llrl");
+        table_add(&tab, NULL, "SOURCE", "DESTINATION", "GAIN", "");
+    }
     json_array_foreach(routes, i, r)
     {
         char gain[32];
         bool muted = json_is_true(json_object_get(r, "muted"));
+        const char *style = muted ? AOIPCTL_SGR_DIM : NULL;
         aoipctl_format_gain(gain, sizeof(gain), json_object_get(r, "gain_db"));
-        table_add(&tab, muted ? AOIPCTL_SGR_DIM : NULL, str(r, "source"), str(r, "destination"),
-                  gain, muted ? "muted" : "");
+        aoipctl_format_route_latency(latency, sizeof(latency), r);
+        if (any_latency)
+            table_add(&tab, style, str(r, "source"), str(r, "destination"), gain,
+                      latency[0] ? latency : "-", muted ? "muted" : "");
+        else
+            table_add(&tab, style, str(r, "source"), str(r, "destination"), gain,
+                      muted ? "muted" : "");
     }
     table_print(&tab, out, t);
     table_free(&tab);

@@ -39,6 +39,8 @@ size_t aoipctl_text_width(const char *s);
 void aoipctl_format_gain(char *buf, size_t len, const json_t *gain_db);
 /* "-23.0"; "-inf" for null (silence). */
 void aoipctl_format_level(char *buf, size_t len, const json_t *dbfs);
+/* A route's latency_us as "20 ms", "2.5 ms"; "" when the route asks for none. */
+void aoipctl_format_route_latency(char *buf, size_t len, const json_t *route);
 
 void aoipctl_render_status(FILE *out, const json_t *status, const struct aoipctl_term *t);
 void aoipctl_render_nodes(FILE *out, const json_t *nodes, const struct aoipctl_term *t);

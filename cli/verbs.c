@@ -211,6 +211,25 @@ static int parse_gain(const char *s, double *db)
     return 0;
 }
 
+/*
+ * A latency in whole microseconds, or "default" (*us = -1). Its range is
+ * the node's to judge, as a gain's is; this only keeps out what is not a
+ * number, or one too long to be a latency at all.
+ */
+static int parse_latency(const char *s, long *us)
+{
+    char *end;
+
+    if (strcmp(s, "default") == 0) {
+        *us = -1;
+        return 0;
+    }
+    if (s[0] < '0' || s[0] > '9' || strlen(s) > 9)
+        return -EINVAL;
+    *us = strtol(s, &end, 10);
+    return *end == '\0' ? 0 : -EINVAL;
+}
+
 static void render_added(FILE *out, const json_t *route, const struct aoipctl_term *t)
 {
     aoipctl_render_route(out, "", route, t);
@@ -224,12 +243,16 @@ static void render_removed(FILE *out, const json_t *route, const struct aoipctl_
 int aoipctl_verb_route_add(struct aoipctl *ctl, int argc, char **argv)
 {
     double gain = 0;
+    long latency = -1;
     int rc = source_destination(ctl, argc, argv);
 
     if (rc != AOIPCTL_EXIT_OK)
         return rc;
     if (ctl->gain && parse_gain(ctl->gain, &gain) < 0)
         return aoipctl_usage_error(ctl, "'%s' is not a gain in dB", ctl->gain);
+    if (ctl->latency && parse_latency(ctl->latency, &latency) < 0)
+        return aoipctl_usage_error(ctl, "'%s' is not a latency in microseconds, nor 'default'",
+                                   ctl->latency);
     if (ctl->mute && ctl->unmute)
         return aoipctl_usage_error(ctl, "--mute and --unmute contradict each other");
 
@@ -240,6 +263,8 @@ int aoipctl_verb_route_add(struct aoipctl *ctl, int argc, char **argv)
         json_object_set_new(req, "gain_db", json_real(gain));
     if (req && (ctl->mute || ctl->unmute))
         json_object_set_new(req, "muted", json_boolean(ctl->mute));
+    if (req && ctl->latency)
+        json_object_set_new(req, "latency_us", latency < 0 ? json_null() : json_integer(latency));
     return ask(ctl, req, render_added);
 }
 

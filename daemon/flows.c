@@ -226,6 +226,57 @@ void flows_tx_free(struct tx_flow *f)
     free(f);
 }
 
+/* A route may not ask for more than every flow's ring holds. */
+_Static_assert(NODE_ROUTE_LATENCY_MAX_US <= FLOWS_AUTO_CEILING_US,
+               "a route's latency must fit the ring of every rx flow");
+
+/*
+ * A flow carries several channels and has one buffer: it plays all of them
+ * at the largest latency any route mixing one of them asks for, so a route
+ * can lengthen the wait of its neighbours in the flow but never shorten
+ * what another route asked for. The largest per slot is worked out first,
+ * so the cost is one pass over the routes and one over the flows.
+ */
+void flows_update_latency(struct node *n)
+{
+    size_t n_slots = (size_t)n->engine.cfg.local_sources + ENGINE_RX_SLOTS;
+    uint32_t *most = calloc(n_slots, sizeof(*most));
+
+    if (!most) {
+        log_error("flows: out of memory working out the routes' latencies");
+        return;
+    }
+    for (unsigned i = 0; i < n->n_routes; i++) {
+        const struct route *rt = &n->routes[i];
+        if (rt->slot >= 0 && (size_t)rt->slot < n_slots && rt->latency_us > most[rt->slot])
+            most[rt->slot] = rt->latency_us;
+    }
+    for (unsigned i = 0; i < n->n_rx; i++) {
+        struct rx_flow *f = n->rx[i];
+        uint32_t us = 0;
+        for (unsigned c = 0; c < f->channels; c++)
+            if (f->slots[c] < n_slots && most[f->slots[c]] > us)
+                us = most[f->slots[c]];
+        /* 0 means no route asks: a latency below half a frame is one frame. */
+        uint32_t want = us ? cfg_frames_of_us(n->cfg, us) : 0;
+        if (us && want == 0)
+            want = 1;
+        if (atomic_load_explicit(&f->want_latency, memory_order_relaxed) == want)
+            continue;
+        atomic_store_explicit(&f->want_latency, want, memory_order_relaxed);
+        /* A plain RTP input's SSRC is whatever arrives: its address names it. */
+        char ssrc[16] = "";
+        if (!f->any_ssrc)
+            snprintf(ssrc, sizeof(ssrc), "%08" PRIx32 " ", f->ssrc);
+        if (want)
+            log_info("flow %sfrom %s: latency %g ms, as a route asks", ssrc, rx_meta(f)->peer_name,
+                     us / 1000.0);
+        else
+            log_info("flow %sfrom %s: latency as configured again", ssrc, rx_meta(f)->peer_name);
+    }
+    free(most);
+}
+
 int flows_add_rx(struct node *n, struct rx_flow *f)
 {
     struct rx_flow **a = realloc(n->rx, (n->n_rx + 1) * sizeof(*a));
@@ -233,6 +284,8 @@ int flows_add_rx(struct node *n, struct rx_flow *f)
         return -ENOMEM;
     n->rx = a;
     n->rx[n->n_rx++] = f;
+    /* Routes may ask a latency of what it carries: it starts at that target. */
+    flows_update_latency(n);
     node_plan_changed(n);
     return 0;
 }

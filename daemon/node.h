@@ -43,6 +43,8 @@
 /* A freed rx slot rests this long before reuse, so a fading crosspoint never
  * mixes the next channel that lands in it. */
 #define NODE_SLOT_REST_MS 1000
+/* The longest latency a route may ask for: what every rx flow's ring holds (flows.c). */
+#define NODE_ROUTE_LATENCY_MAX_US 100000
 
 struct node;
 struct conn;
@@ -91,6 +93,8 @@ struct route {
     uint32_t dst; /* destination index */
     double gain_db;
     bool muted;
+    /* The latency the route asks of the flow that carries its source, in us; 0: none. */
+    uint32_t latency_us;
     int slot; /* the source slot it mixes from, -1 while unresolved */
 };
 
@@ -270,6 +274,9 @@ int flows_add_tx(struct node *n, struct tx_flow *f);
 struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_name,
                             uint32_t packet_us);
 struct tx_flow *tx_flow_new(unsigned channels, uint32_t packet_frames);
+/* Every rx flow's latency target again, from the routes that mix its channels:
+ * after any change of routes or their slots, and for each new rx flow. */
+void flows_update_latency(struct node *n);
 
 /* io.c: local inputs and outputs. */
 int io_init(struct node *n, char *err, size_t errlen);

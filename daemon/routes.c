@@ -26,6 +26,23 @@
 #define ROUTE_GAIN_MIN_DB -120.0
 #define ROUTE_GAIN_MAX_DB 24.0
 
+/* A route's latency in JSON: microseconds, or null when it asks for none. */
+static json_t *latency_json(uint32_t us)
+{
+    return us ? json_integer(us) : json_null();
+}
+
+/* latency_us as a request or routes.json has it: 0 for null, -1 when it is not one. */
+static long latency_of(const json_t *v)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > NODE_ROUTE_LATENCY_MAX_US)
+        return -1;
+    return (long)json_integer_value(v);
+}
+
 static void reply(struct request *r, json_t *response)
 {
     r->done(r, response);
@@ -67,8 +84,8 @@ json_t *route_json(const struct node *n, const struct route *rt)
     char src[2 * AOIP_NAME_MAX + 2], dst[2 * AOIP_NAME_MAX + 2];
     snprintf(src, sizeof(src), "%s/%s", rt->src_node, rt->src_channel);
     snprintf(dst, sizeof(dst), "%s/%s", n->cfg->name, n->destinations[rt->dst].name);
-    return json_pack("{s:s, s:s, s:f, s:b}", "source", src, "destination", dst, "gain_db",
-                     rt->gain_db, "muted", rt->muted);
+    return json_pack("{s:s, s:s, s:f, s:b, s:o}", "source", src, "destination", dst, "gain_db",
+                     rt->gain_db, "muted", rt->muted, "latency_us", latency_json(rt->latency_us));
 }
 
 static json_t *local_routes(const struct node *n)
@@ -86,10 +103,11 @@ static void save(struct node *n)
         const struct route *rt = &n->routes[i];
         char src[2 * AOIP_NAME_MAX + 2];
         snprintf(src, sizeof(src), "%s/%s", rt->src_node, rt->src_channel);
-        json_array_append_new(list,
-                              json_pack("{s:s, s:s, s:s, s:f, s:b}", "source", src, "source_id",
-                                        rt->src_id, "destination", n->destinations[rt->dst].name,
-                                        "gain_db", rt->gain_db, "muted", rt->muted));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:f, s:b, s:o}", "source", src,
+                                              "source_id", rt->src_id, "destination",
+                                              n->destinations[rt->dst].name, "gain_db", rt->gain_db,
+                                              "muted", rt->muted, "latency_us",
+                                              latency_json(rt->latency_us)));
     }
     json_t *doc = json_pack("{s:i, s:o}", "version", 1, "routes", list);
     char *text = json_dumps(doc, JSON_INDENT(2));
@@ -188,6 +206,7 @@ void routes_peer_known(struct node *n, struct peer *p)
         route_connect(n, rt);
         save(n);
     }
+    flows_update_latency(n);
     peer_update_wants(n, p);
 }
 
@@ -218,9 +237,11 @@ int routes_load(struct node *n)
         const char *src = NULL, *src_id = "", *dst = NULL;
         double gain = 0.0;
         int muted = 0;
+        json_t *latency = NULL; /* absent from files older than route latencies */
         struct aoip_channel_addr a;
-        if (json_unpack(v, "{s:s, s?s, s:s, s:F, s:b}", "source", &src, "source_id", &src_id,
-                        "destination", &dst, "gain_db", &gain, "muted", &muted) != 0 ||
+        if (json_unpack(v, "{s:s, s?s, s:s, s:F, s:b, s?o}", "source", &src, "source_id", &src_id,
+                        "destination", &dst, "gain_db", &gain, "muted", &muted, "latency_us",
+                        &latency) != 0 ||
             aoip_channel_addr_parse(&a, src) < 0 || a.index || n->n_routes == NODE_MAX_ROUTES) {
             log_warn("routes: entry %zu of routes.json is malformed; skipped", i + 1);
             continue;
@@ -230,14 +251,26 @@ int routes_load(struct node *n)
             log_warn("routes: %s -> %s: no such destination any more; dropped", src, dst);
             continue;
         }
+        long latency_us = latency ? latency_of(latency) : 0;
+        if (latency_us < 0) {
+            /* The route matters more than its latency: keep it, at the flow's own. */
+            log_warn("routes: %s -> %s: latency_us in routes.json is not 0..%d; left out", src, dst,
+                     NODE_ROUTE_LATENCY_MAX_US);
+            latency_us = 0;
+        }
         struct route *rt = &n->routes[n->n_routes++];
-        *rt = (struct route){ .dst = d->index, .gain_db = gain, .muted = muted, .slot = -1 };
+        *rt = (struct route){ .dst = d->index,
+                              .gain_db = gain,
+                              .muted = muted,
+                              .latency_us = (uint32_t)latency_us,
+                              .slot = -1 };
         snprintf(rt->src_node, sizeof(rt->src_node), "%s", a.node);
         snprintf(rt->src_channel, sizeof(rt->src_channel), "%s", a.channel);
         snprintf(rt->src_id, sizeof(rt->src_id), "%s", src_id);
         route_connect(n, rt);
     }
     json_decref(doc);
+    flows_update_latency(n);
     log_info("routes: %u loaded from %s/routes.json", n->n_routes, n->cfg->state_dir);
     return 0;
 }
@@ -516,6 +549,7 @@ static void route_apply(struct request *r, json_t *args, json_t *network_routes)
     const char *src_text = json_string_value(json_object_get(args, "source"));
     uint32_t dst = (uint32_t)json_integer_value(json_object_get(args, "dst"));
     json_t *gain = json_object_get(args, "gain_db"), *muted = json_object_get(args, "muted");
+    json_t *latency = json_object_get(args, "latency_us");
 
     /* The network may have changed while the routes were gathered. */
     if (resolve_source(n, r, src_text, &src) < 0)
@@ -548,6 +582,8 @@ static void route_apply(struct request *r, json_t *args, json_t *network_routes)
         rt->gain_db = json_real_value(gain);
     if (muted)
         rt->muted = json_is_true(muted);
+    if (latency)
+        rt->latency_us = (uint32_t)latency_of(latency);
     if (rt->slot >= 0) {
         struct mix_cmd c = { .op = MIX_SET,
                              .src = (uint32_t)rt->slot,
@@ -562,8 +598,12 @@ static void route_apply(struct request *r, json_t *args, json_t *network_routes)
     struct peer *p = source_peer(n, rt);
     if (p)
         peer_update_wants(n, p);
-    log_info("route %s/%s -> %s/%s at %.1f dB%s", rt->src_node, rt->src_channel, n->cfg->name,
-             n->destinations[dst].name, rt->gain_db, rt->muted ? ", muted" : "");
+    char asks[48] = "";
+    if (rt->latency_us)
+        snprintf(asks, sizeof(asks), ", latency %g ms", rt->latency_us / 1000.0);
+    log_info("route %s/%s -> %s/%s at %.1f dB%s%s", rt->src_node, rt->src_channel, n->cfg->name,
+             n->destinations[dst].name, rt->gain_db, rt->muted ? ", muted" : "", asks);
+    flows_update_latency(n);
     reply(r, aoip_control_ok(r->id, route_json(n, rt)));
 }
 
@@ -607,6 +647,7 @@ static void cmd_route_add(struct request *r)
     struct node *n = r->node;
     const char *src_text = json_string_value(json_object_get(r->msg, "source"));
     json_t *gain = json_object_get(r->msg, "gain_db"), *muted = json_object_get(r->msg, "muted");
+    json_t *latency = json_object_get(r->msg, "latency_us");
     struct source_ref src;
 
     if (!src_text) {
@@ -623,6 +664,11 @@ static void cmd_route_add(struct request *r)
              ROUTE_GAIN_MIN_DB, ROUTE_GAIN_MAX_DB);
         return;
     }
+    if (latency && latency_of(latency) < 0) {
+        fail(r, AOIP_CODE_BAD_REQUEST, "latency_us must be an integer from 0 to %d, or null",
+             NODE_ROUTE_LATENCY_MAX_US);
+        return;
+    }
     const struct channel *d =
         route_target(r, json_string_value(json_object_get(r->msg, "destination")));
     if (!d || resolve_source(n, r, src_text, &src) < 0)
@@ -633,6 +679,8 @@ static void cmd_route_add(struct request *r)
         json_object_set_new(args, "gain_db", json_real(g));
     if (muted)
         json_object_set(args, "muted", muted);
+    if (latency)
+        json_object_set(args, "latency_us", latency);
     /* Only a bus feeding a bus can close a loop; then ask the whole network. */
     if (src.bus && d->bus) {
         gather_routes(n, r, args, cycle_checked);
@@ -680,6 +728,7 @@ static void cmd_route_del(struct request *r)
     if (p)
         peer_update_wants(n, p);
     log_info("route %s -> %s/%s removed", src_text, n->cfg->name, d->name);
+    flows_update_latency(n);
     reply(r, aoip_control_ok(r->id, was));
 }
 

@@ -228,6 +228,34 @@ static void routes_table_dims_muted_routes_on_a_colour_terminal(void **state)
     free(got);
 }
 
+static void routes_table_has_a_latency_column_when_a_route_asks_for_one(void **state)
+{
+    (void)state;
+    assert_rendered(aoipctl_render_routes,
+                    "[{'source': 'stage/mic1', 'destination': 'truck/in1', 'gain_db': -6,"
+                    "  'muted': false, 'latency_us': 20000},"
+                    " {'source': 'stage/mic2', 'destination': 'truck/in1', 'gain_db': 3.0,"
+                    "  'muted': true, 'latency_us': null},"
+                    " {'source': 'stage/mic3', 'destination': 'truck/in2', 'gain_db': 0,"
+                    "  'muted': true, 'latency_us': 2500}]",
+                    &plain,
+                    "SOURCE      DESTINATION     GAIN  LATENCY\n"
+                    "stage/mic1  truck/in1    -6.0 dB    20 ms\n"
+                    "stage/mic2  truck/in1    +3.0 dB        -  muted\n"
+                    "stage/mic3  truck/in2     0.0 dB   2.5 ms  muted\n");
+}
+
+static void routes_table_without_latencies_has_no_latency_column(void **state)
+{
+    (void)state;
+    assert_rendered(aoipctl_render_routes,
+                    "[{'source': 'stage/mic1', 'destination': 'truck/in1', 'gain_db': -6,"
+                    "  'muted': false, 'latency_us': null}]",
+                    &plain,
+                    "SOURCE      DESTINATION     GAIN\n"
+                    "stage/mic1  truck/in1    -6.0 dB\n");
+}
+
 static void routes_empty_says_so(void **state)
 {
     (void)state;
@@ -255,6 +283,23 @@ static void route_is_one_line_with_gain_and_mute(void **state)
                     "{'source': 'stage/3', 'destination': 'truck/in1', 'gain_db': 0,"
                     " 'muted': false}",
                     &plain, "removed stage/3 -> truck/in1  0.0 dB\n");
+}
+
+static void route_line_shows_the_latency_where_set(void **state)
+{
+    (void)state;
+    assert_rendered(render_added,
+                    "{'source': 'stage/mic1', 'destination': 'truck/in1', 'gain_db': -6,"
+                    " 'muted': false, 'latency_us': 20000}",
+                    &plain, "stage/mic1 -> truck/in1  -6.0 dB  latency 20 ms\n");
+    assert_rendered(render_added,
+                    "{'source': 'stage/mic1', 'destination': 'truck/in1', 'gain_db': 0,"
+                    " 'muted': true, 'latency_us': 125}",
+                    &plain, "stage/mic1 -> truck/in1  0.0 dB  muted  latency 0.125 ms\n");
+    assert_rendered(render_removed,
+                    "{'source': 'stage/mic1', 'destination': 'truck/in1', 'gain_db': 0,"
+                    " 'muted': false, 'latency_us': null}",
+                    &plain, "removed stage/mic1 -> truck/in1  0.0 dB\n");
 }
 
 static void gain_and_level_read_null_as_minus_infinity(void **state)
@@ -433,6 +478,34 @@ static void matrix_of_few_channels_is_one_grid_with_a_legend(void **state)
                              "\n"
                              "stage: 1 mic1  2 mic2  3 mic3\n"
                              "truck: 1 bus1\n");
+    free(got);
+}
+
+static void matrix_lists_routes_with_a_latency_below_the_legend(void **state)
+{
+    char *got = render_matrix(
+        few_channels,
+        "[{'source': 'stage/mic1', 'destination': 'truck/in1', 'gain_db': 0, 'muted': false,"
+        "  'latency_us': 20000},"
+        " {'source': 'stage/mic2', 'destination': 'truck/in1', 'gain_db': -6, 'muted': false,"
+        "  'latency_us': null},"
+        " {'source': 'truck/bus1', 'destination': 'stage/mon', 'gain_db': 0, 'muted': true,"
+        "  'latency_us': 5000}]",
+        NULL, &plain);
+    (void)state;
+
+    assert_string_equal(got, "           stage         truck\n"
+                             "             1   2   3     1\n"
+                             "truck/in1    0  -6   .     .\n"
+                             "truck/in2    .   .   .     .\n"
+                             "truck/bus1   .   .   .     .\n"
+                             "stage/mon    .   .   .     M\n"
+                             "\n"
+                             "stage: 1 mic1  2 mic2  3 mic3\n"
+                             "truck: 1 bus1\n"
+                             "\n"
+                             "stage/mic1 -> truck/in1  latency 20 ms\n"
+                             "truck/bus1 -> stage/mon  latency 5 ms\n");
     free(got);
 }
 
@@ -1052,6 +1125,53 @@ static void cli_route_add_unmute_sends_muted_false(void **state)
     fake_close(&f);
 }
 
+static void cli_route_add_sends_latency_in_microseconds(void **state)
+{
+    const struct step steps[] = {
+        { REPLY, "{\"id\":1,\"ok\":true,\"result\":{\"source\":\"stage/mic1\","
+                 "\"destination\":\"truck/in1\",\"gain_db\":-6,\"muted\":false,"
+                 "\"latency_us\":20000}}" },
+    };
+    struct fake f;
+    struct run r;
+    (void)state;
+
+    fake_listen(&f);
+    RUN(&f, &r, steps, "route", "add", "stage/mic1", "truck/in1", "--latency-us", "20000");
+    assert_int_equal(r.exit_code, 0);
+    assert_string_equal(r.err, "");
+    /* Gain and mute stay out: only the latency changes. */
+    assert_request(&r, 0,
+                   "{'id': 1, 'cmd': 'route.add', 'source': 'stage/mic1',"
+                   " 'destination': 'truck/in1', 'latency_us': 20000}");
+    assert_string_equal(r.out, "stage/mic1 -> truck/in1  -6.0 dB  latency 20 ms\n");
+    run_free(&r);
+    fake_close(&f);
+}
+
+static void cli_route_add_latency_default_sends_null(void **state)
+{
+    const struct step steps[] = {
+        { REPLY, "{\"id\":1,\"ok\":true,\"result\":{\"source\":\"stage/mic1\","
+                 "\"destination\":\"truck/in1\",\"gain_db\":0,\"muted\":false,"
+                 "\"latency_us\":null}}" },
+    };
+    struct fake f;
+    struct run r;
+    (void)state;
+
+    fake_listen(&f);
+    RUN(&f, &r, steps, "route", "add", "--latency-us=default", "stage/mic1", "truck/in1", "--gain",
+        "0");
+    assert_int_equal(r.exit_code, 0);
+    assert_request(&r, 0,
+                   "{'id': 1, 'cmd': 'route.add', 'source': 'stage/mic1',"
+                   " 'destination': 'truck/in1', 'gain_db': 0.0, 'latency_us': null}");
+    assert_string_equal(r.out, "stage/mic1 -> truck/in1  0.0 dB\n");
+    run_free(&r);
+    fake_close(&f);
+}
+
 static void cli_route_del_names_both_channels(void **state)
 {
     const struct step steps[] = {
@@ -1237,8 +1357,9 @@ static void assert_usage_error(const char *const *args, const char *reason, cons
     fake_close(&f);
 }
 
-#define ROUTE_ADD_USAGE "usage: aoipctl route add SRC DST [--gain DB] [--mute|--unmute]"
-#define GENERAL_USAGE   "usage: aoipctl [-s PATH] [-j] COMMAND [ARGS...]"
+#define ROUTE_ADD_USAGE                                                                            \
+    "usage: aoipctl route add SRC DST [--gain DB] [--mute|--unmute] [--latency-us N|default]"
+#define GENERAL_USAGE "usage: aoipctl [-s PATH] [-j] COMMAND [ARGS...]"
 
 static void cli_unknown_command_is_usage_error(void **state)
 {
@@ -1296,6 +1417,25 @@ static void cli_bad_gain_is_usage_error(void **state)
     assert_usage_error(
         (const char *[]){ "route", "add", "stage/mic1", "truck/in1", "--mute", "--unmute", NULL },
         "--mute and --unmute contradict each other", ROUTE_ADD_USAGE);
+}
+
+static void cli_bad_latency_is_usage_error(void **state)
+{
+    (void)state;
+    static const char *const bad[] = { "20ms", "-5", "1e3", "", "Default", "12345678901" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "'%s' is not a latency in microseconds, nor 'default'",
+                 bad[i]);
+        assert_usage_error((const char *[]){ "route", "add", "stage/mic1", "truck/in1",
+                                             "--latency-us", bad[i], NULL },
+                           reason, ROUTE_ADD_USAGE);
+    }
+    assert_usage_error((const char *[]){ "route", "add", "a/1", "b/1", "--latency-us", NULL },
+                       "option '--latency-us' needs an argument", ROUTE_ADD_USAGE);
+    assert_usage_error(
+        (const char *[]){ "route", "del", "stage/mic1", "truck/in1", "--latency-us", "5", NULL },
+        "route del does not take --latency-us", "usage: aoipctl route del SRC DST");
 }
 
 static void cli_option_or_argument_a_verb_does_not_take_is_usage_error(void **state)
@@ -1531,7 +1671,8 @@ static void cli_help_for_a_command_shows_its_synopsis_and_example(void **state)
     assert_int_equal(r.exit_code, 0);
     assert_starts_with(r.out, ROUTE_ADD_USAGE "\n");
     assert_non_null(
-        strstr(r.out, "\nexample:\n  aoipctl route add stage/mic1 truck/in1 --gain -6\n"));
+        strstr(r.out, "\nexample:\n  aoipctl route add stage/mic1 truck/in1 --gain -6 --latency-us "
+                      "20000\n"));
     run_free(&r);
 
     run_aoipctl(NULL, NULL, 0, (const char *[]){ "meter", "--help", NULL }, &r);
@@ -1575,8 +1716,11 @@ int main(void)
         cmocka_unit_test(channels_of_a_node_without_any_says_so),
         cmocka_unit_test(routes_table_shows_gain_in_db_and_mute),
         cmocka_unit_test(routes_table_dims_muted_routes_on_a_colour_terminal),
+        cmocka_unit_test(routes_table_has_a_latency_column_when_a_route_asks_for_one),
+        cmocka_unit_test(routes_table_without_latencies_has_no_latency_column),
         cmocka_unit_test(routes_empty_says_so),
         cmocka_unit_test(route_is_one_line_with_gain_and_mute),
+        cmocka_unit_test(route_line_shows_the_latency_where_set),
         cmocka_unit_test(gain_and_level_read_null_as_minus_infinity),
         cmocka_unit_test(stats_shows_two_lines_per_flow_then_the_drops),
         cmocka_unit_test(stats_fit_80_columns),
@@ -1585,6 +1729,7 @@ int main(void)
         cmocka_unit_test(meter_table_reads_null_as_minus_infinity),
         cmocka_unit_test(meter_on_a_terminal_draws_rms_bar_and_peak_mark),
         cmocka_unit_test(matrix_of_few_channels_is_one_grid_with_a_legend),
+        cmocka_unit_test(matrix_lists_routes_with_a_latency_below_the_legend),
         cmocka_unit_test(matrix_marks_empty_crosspoints_with_a_middle_dot_in_utf8),
         cmocka_unit_test(matrix_dims_empty_and_muted_cells_on_a_colour_terminal),
         cmocka_unit_test(matrix_build_keeps_one_nodes_destinations_and_every_source),
@@ -1598,6 +1743,8 @@ int main(void)
         cmocka_unit_test(cli_route_add_sends_gain_and_mute),
         cmocka_unit_test(cli_route_add_leaves_out_gain_and_mute_not_given),
         cmocka_unit_test(cli_route_add_unmute_sends_muted_false),
+        cmocka_unit_test(cli_route_add_sends_latency_in_microseconds),
+        cmocka_unit_test(cli_route_add_latency_default_sends_null),
         cmocka_unit_test(cli_route_del_names_both_channels),
         cmocka_unit_test(cli_route_list_of_all_nodes_names_none),
         cmocka_unit_test(cli_matrix_asks_twice_on_one_connection),
@@ -1610,6 +1757,7 @@ int main(void)
         cmocka_unit_test(cli_missing_argument_is_usage_error),
         cmocka_unit_test(cli_bad_channel_address_is_usage_error),
         cmocka_unit_test(cli_bad_gain_is_usage_error),
+        cmocka_unit_test(cli_bad_latency_is_usage_error),
         cmocka_unit_test(cli_option_or_argument_a_verb_does_not_take_is_usage_error),
         cmocka_unit_test(cli_without_a_socket_exits_3),
         cmocka_unit_test(cli_socket_nobody_listens_on_exits_3),
