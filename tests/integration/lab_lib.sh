@@ -111,8 +111,3 @@ at_ms() {
 now_ms() {
 	at_ms "$1" "$(date +%s%N)"
 }
-
-# ms_since T0: milliseconds since a date +%s%N stamp.
-ms_since() {
-	echo $((($(date +%s%N) - $1) / 1000000))
-}

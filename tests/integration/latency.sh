@@ -34,7 +34,6 @@
 . "$(dirname "$0")/lib.sh"
 
 lat_us=${NODE_LATENCY_US:-10000}
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # rx_latency NODE CHANNEL: latency_ms of the rx flow of NODE that carries only
 # CHANNEL ("null" until measured).
 rx_latency() {
@@ -47,8 +46,6 @@ rx_measured() {
 	l=$(rx_latency "$1" "$2")
 	[ -n "$l" ] && [ "$l" != null ]
 }
-# json_num FIELD: the first number FIELD has in the JSON on stdin.
-json_num() { tr -d ' \n' | grep -o "\"$1\":-\?[0-9.]*" | head -n 1 | cut -d: -f2; }
 
 node_conf a "
 [input.click]

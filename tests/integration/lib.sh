@@ -169,6 +169,12 @@ clocks_locked() {
 	[ -n "$flows" ] && ! echo "$flows" | grep -v -q '"clock":"locked"'
 }
 
+# ms_since T0: milliseconds since a date +%s%N stamp.
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# json_num KEY: the first number KEY has in the JSON on stdin.
+json_num() { tr -d ' \n' | grep -o "\"$1\":-\?[0-9.]*" | head -n 1 | cut -d: -f2; }
+
 # rss_kb PID
 rss_kb() {
 	sed -n 's/^VmRSS:\s*\([0-9]*\) kB/\1/p' "/proc/$1/status"

@@ -4,7 +4,6 @@
 # returns. A destination node that restarts keeps its routes (state_dir).
 . "$(dirname "$0")/lib.sh"
 
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 stage_conf() {
 	node_conf stage "

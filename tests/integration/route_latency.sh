@@ -17,8 +17,6 @@
 . "$(dirname "$0")/lib.sh"
 
 export NODE_LATENCY_US=3000
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
-json_num() { tr -d ' \n' | grep -o "\"$1\":-\?[0-9.]*" | head -n 1 | cut -d: -f2; }
 
 # rx_flows NODE: one line per rx flow of NODE, its JSON object without spaces.
 rx_flows() {
