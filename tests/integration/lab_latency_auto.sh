@@ -47,30 +47,57 @@ sample() {
 			END { print l + 0, c + 0, r + 0, t, b }'
 }
 sleep "$settle"
-read -r late0 conc0 res0 target0 _ < <(sample)
-echo "after ${settle} s: target $target0 ms, $late0 late, $conc0 concealed, $res0 resyncs so far"
-for ((s = 0; s < seconds; s += 5)); do
-	sleep 5
-	echo "  +$((s + 5)) s: late concealed resyncs target_ms buffer_ms: $(sample)"
+# A minute of no late packet, judged against the machine: this VM's host
+# stops its CPUs for 2-15 ms now and then (tests/support/stallmon.c), which
+# delays the sender's and the impairment's packets beyond any network the
+# test sets up. A minute in which that happened and packets came late is
+# measured again (the target it raised is then held); late packets with no
+# stall to explain them fail at once.
+measured=no
+for attempt in 1 2; do
+	t_from=$(date +%s%N)
+	read -r late0 conc0 res0 target0 _ < <(sample)
+	echo "attempt $attempt: target $target0 ms; $late0 late, $conc0 concealed, $res0 resyncs so far"
+	"$STALLMON" "$seconds" 3 >"$it_dir/stalls.txt" &
+	mon=$!
+	it_pids+=("$mon")
+	for ((s = 0; s < seconds; s += 10)); do
+		sleep 10
+		echo "  +$((s + 10)) s: late concealed resyncs target_ms buffer_ms: $(sample)"
+	done
+	wait "$mon" || true
+	read -r late1 conc1 res1 target1 _ < <(sample)
+	stall=$(cat "$it_dir/stalls.txt")
+	echo "  in $seconds s: $((late1 - late0)) late, $((conc1 - conc0)) concealed frames," \
+		"$((res1 - res0)) resyncs; the machine: $stall"
+	if [ "$((late1 - late0 + conc1 - conc0 + res1 - res0))" -eq 0 ]; then
+		measured=yes
+		break
+	fi
+	case $stall in
+	*" stalls=0 "*) fail "packets came late after the target settled, with no stall of the machine to explain them" ;;
+	esac
 done
-read -r late1 conc1 res1 target1 _ < <(sample)
 t_end=$(date +%s%N)
 ctl truck stats
 lab impair "$lab_name" 1 stats | tr '\n' ' '
 echo
 lab_node_stop truck
 lab_node_stop stage
+[ "$measured" = yes ] ||
+	skip "the host stopped this machine's CPUs (over 3 ms) in every measured minute: late packets cannot be told from it"
 
-echo "latency = auto settled at $target1 ms with 1-3 ms of network delay; in $seconds s:" \
-	"$((late1 - late0)) late, $((conc1 - conc0)) concealed frames, $((res1 - res0)) resyncs"
-[ "$((late1 - late0))" -eq 0 ] || fail "packets came late after the target settled"
-[ "$((conc1 - conc0))" -eq 0 ] || fail "frames were concealed after the target settled"
-[ "$((res1 - res0))" -eq 0 ] || fail "the buffer resynced after the target settled"
-# Above the 2 ms of jitter plus a packet, and not absurdly far above it.
-awk -v t="$target1" 'BEGIN { exit !(t >= 2.5 && t <= 12) }' ||
+echo "latency = auto settled at $target1 ms with 1-3 ms of network delay: in $seconds s no late" \
+	"packet, no concealed frame, no resync"
+# Above the 2 ms of jitter plus a packet, and not absurdly far above it
+# (a stall of the machine before the minute may have raised it).
+awk -v t="$target1" 'BEGIN { exit !(t >= 2.5 && t <= 20) }' ||
 	fail "target $target1 ms is not what 2 ms of jitter calls for"
 
-"$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$(at_ms truck $((t_routed + settle * 1000000000)))" \
+# Continuity against one fitted frequency: while the level slews up to a
+# raised target the tone plays up to 1000 ppm low, which alone reads -35 dB
+# in a 10 ms block; a dropout or a click reads -20 dB or worse.
+"$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$(at_ms truck "$t_from")" \
 	--until-ms "$(at_ms truck "$t_end")" \
-	--channel 1 --freq 997 --level -6 --tol-db 0.2 --no-gaps ||
+	--channel 1 --freq 997 --level -6 --tol-db 0.2 --no-gaps --gap-threshold-db -30 ||
 	fail "the recording has gaps or is not the tone"

@@ -40,6 +40,17 @@
  *   or two; --rt-priority (SCHED_FIFO) takes those away, as a network's
  *   delay does not depend on what its hosts' CPUs are doing.
  *
+ * - What no priority takes away: this machine is a VM, and its host now and
+ *   then does not run one or both of its CPUs for 2 to 15 ms (ftrace shows
+ *   no guest event at all on them meanwhile, not even a due timer's
+ *   interrupt; a SCHED_FIFO timer loop in another process is late by the
+ *   same amount at the same moment, whether or not this program runs). A
+ *   release due then is that late, as is whatever else wanted a stalled
+ *   CPU, the sender and the receiver too: late_max_ms is the machine's worst
+ *   stall, late_p99_ms this program's own timing. Keeping the CPUs out of
+ *   halt (a /dev/cpu_dma_latency of 0) makes the stalls longer and more
+ *   frequent: the host then preempts the spinning CPUs.
+ *
  * - NFQUEUE cannot turn one packet into two. The second copy is written,
  *   when its own drawn time comes, to a raw IPv4 socket (IPPROTO_RAW, so the
  *   header given is the header sent) out of the interface the original left
