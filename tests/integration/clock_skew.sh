@@ -15,7 +15,7 @@
 seconds=${AOIP_SKEW_SECONDS:-60}
 # Under the sanitizers the same checks, over half the time.
 if [ -n "${AOIP_SANITIZED:-}" ]; then
-	seconds=${AOIP_SKEW_SECONDS:-35}
+	seconds=${AOIP_SKEW_SECONDS:-28}
 fi
 settle=15 # seconds to lock (the fast start takes 2-3), then measure
 

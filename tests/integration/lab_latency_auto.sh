@@ -8,10 +8,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lab_lib.sh"
 
-settle=20
+settle=15
 seconds=60
 if [ -n "${AOIP_SANITIZED:-}" ]; then
-	seconds=30
+	seconds=25
 fi
 
 lab_up 2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A route's own latency: truck runs at 3 ms (latency_us), its routes from
-# stage ask for 20 ms, and the flows that carry them play that late; later
-# stage asks for 10 ms on truck's behalf, truck restarts and keeps it, and
+# stage ask for 8 ms, and the flows that carry them play that late; later
+# stage asks for 6 ms on truck's behalf, truck restarts and keeps it, and
 # clearing the routes' latencies returns the flows to 3 ms.
 #
 #   stage/mic1  (440 Hz sine, -20 dBFS)       -> truck/in1  the tone: no gap, ever
@@ -10,7 +10,7 @@
 #
 # Both nodes run on the system clock, so stage's pulses keep one offset
 # from truck's own: the lag of in2 behind ref, in the audio, is that offset
-# plus the network latency, and it must grow by the 17 ms the target grew.
+# plus the network latency, and it must grow by the 5 ms the target grew.
 # A flow carries what packing put in it: whether mic1 and click share a
 # flow is pack.c's business, so the checks read each flow's channels and
 # expect the largest latency that the routes of its channels ask for.
@@ -98,34 +98,34 @@ sleep 3
 t_before=$(ms_since "$t0")
 sleep 3
 
-# ---- truck asks for 20 ms on both routes: the flows slew there, no gap.
-ctl truck route add stage/mic1 truck/in1 --latency-us 20000 >"$it_dir/out"
-grep -qx 'stage/mic1 -> truck/in1  0.0 dB  latency 20 ms' "$it_dir/out" ||
+# ---- truck asks for 8 ms on both routes: the flows slew there, no gap.
+ctl truck route add stage/mic1 truck/in1 --latency-us 8000 >"$it_dir/out"
+grep -qx 'stage/mic1 -> truck/in1  0.0 dB  latency 8 ms' "$it_dir/out" ||
 	fail "route add does not show the latency: $(cat "$it_dir/out")"
-ctl truck route add stage/click truck/in2 --latency-us 20000
-wait_until 5 targets_are truck 20 20 || fail "the flows' target is not 20 ms: $(rx_flows truck)"
-# 17 ms up at 1000 ppm: about 20 s of slewing.
-wait_until 60 clocks_locked truck || fail "truck's clock recovery does not lock at 20 ms"
-targets_are truck 20 20 || fail "the flows' target moved from 20 ms: $(rx_flows truck)"
+ctl truck route add stage/click truck/in2 --latency-us 8000
+wait_until 5 targets_are truck 8 8 || fail "the flows' target is not 8 ms: $(rx_flows truck)"
+# 5 ms up at 1000 ppm: about 6 s of slewing.
+wait_until 60 clocks_locked truck || fail "truck's clock recovery does not lock at 8 ms"
+targets_are truck 8 8 || fail "the flows' target moved from 8 ms: $(rx_flows truck)"
 t_after=$(ms_since "$t0")
 sleep 3
 ctl truck stats
 ctl truck route list truck >"$it_dir/out"
 cat "$it_dir/out"
-grep -Eq '^stage/mic1 +truck/in1 +0\.0 dB +20 ms$' "$it_dir/out" ||
+grep -Eq '^stage/mic1 +truck/in1 +0\.0 dB +8 ms$' "$it_dir/out" ||
 	fail "route list does not show the latency"
 grep -Eq '^truck/tick +truck/ref +0\.0 dB +-$' "$it_dir/out" ||
 	fail "route list shows a latency the local route did not ask for"
 
-# ---- from stage, on truck's behalf: 10 ms. A gain alone leaves it be.
-ctl stage route add stage/mic1 truck/in1 --latency-us 10000
-ctl stage route add stage/click truck/in2 --latency-us 10000
-wait_until 5 targets_are truck 10 10 || fail "the flows' target is not 10 ms: $(rx_flows truck)"
+# ---- from stage, on truck's behalf: 6 ms. A gain alone leaves it be.
+ctl stage route add stage/mic1 truck/in1 --latency-us 6000
+ctl stage route add stage/click truck/in2 --latency-us 6000
+wait_until 5 targets_are truck 6 6 || fail "the flows' target is not 6 ms: $(rx_flows truck)"
 ctl stage route add stage/mic1 truck/in1 --gain 0
 ctl stage --json route list truck | tr -d ' \n' |
-	grep -q '"source":"stage/mic1","destination":"truck/in1",[^}]*"latency_us":10000' ||
-	fail "route list from stage does not show mic1's 10 ms"
-targets_are truck 10 10 || fail "a change of gain moved the latency: $(rx_flows truck)"
+	grep -q '"source":"stage/mic1","destination":"truck/in1",[^}]*"latency_us":6000' ||
+	fail "route list from stage does not show mic1's 6 ms"
+targets_are truck 6 6 || fail "a change of gain moved the latency: $(rx_flows truck)"
 sleep 1
 node_stop truck
 
@@ -144,31 +144,31 @@ if [ -z "$before" ] || [ -z "$after" ]; then
 	fail "no pulse lag measured (before '$before', after '$after')"
 fi
 # Lags are found within +-500 ms, the pulses 1 s apart: compare modulo a second.
-echo "pulse lag behind truck's own: $before ms at 3 ms, $after ms at 20 ms"
+echo "pulse lag behind truck's own: $before ms at 3 ms, $after ms at 8 ms"
 awk -v b="$before" -v a="$after" 'BEGIN {
 	d = a - b; while (d > 500) d -= 1000; while (d <= -500) d += 1000
 	printf "end-to-end delay grew by %.3f ms\n", d
-	exit !(d >= 16 && d <= 18)
-}' || fail "the delay did not grow by the 17 ms the target did"
+	exit !(d >= 4 && d <= 6)
+}' || fail "the delay did not grow by the 5 ms the target did"
 
 # ---- truck restarts: its routes keep their latency, and the new flows start at it.
-grep -q '"latency_us": *10000' "$it_dir/truck.state/routes.json" ||
+grep -q '"latency_us": *6000' "$it_dir/truck.state/routes.json" ||
 	fail "routes.json lacks the latency: $(cat "$it_dir/truck.state/routes.json")"
 truck_conf truck2.wav
 node_start truck
 wait_until 10 online truck stage || fail "truck does not see stage after its restart"
 wait_until 10 rx_over truck 200 || fail "no audio reaches truck after its restart"
-wait_until 5 targets_are truck 10 10 || fail "after a restart the target is not 10 ms: $(rx_flows truck)"
-ctl truck route list | grep -Eq '^stage/click +truck/in2 +0\.0 dB +10 ms$' ||
+wait_until 5 targets_are truck 6 6 || fail "after a restart the target is not 6 ms: $(rx_flows truck)"
+ctl truck route list | grep -Eq '^stage/click +truck/in2 +0\.0 dB +6 ms$' ||
 	fail "route list after a restart lacks the latency"
 
 # ---- cleared, from stage: each flow goes back to what its other routes ask, then to 3 ms.
 ctl stage route add stage/mic1 truck/in1 --latency-us default >"$it_dir/out"
 grep -qx 'stage/mic1 -> truck/in1  0.0 dB' "$it_dir/out" ||
 	fail "a cleared latency still shows: $(cat "$it_dir/out")"
-wait_until 5 targets_are truck 3 10 || fail "clearing mic1's latency: $(rx_flows truck)"
+wait_until 5 targets_are truck 3 6 || fail "clearing mic1's latency: $(rx_flows truck)"
 ctl truck route add stage/click truck/in2 --latency-us default
 wait_until 5 targets_are truck 3 3 || fail "the flows' target is not back at 3 ms: $(rx_flows truck)"
 ctl truck --json route list | tr -d ' \n' | grep -q '"latency_us":[0-9]' &&
 	fail "route list still has a latency: $(ctl truck --json route list)"
-echo "route latency: 3 -> 20 -> 10 ms (from stage) -> kept over a restart -> 3 ms"
+echo "route latency: 3 -> 8 -> 6 ms (from stage) -> kept over a restart -> 3 ms"
