@@ -73,6 +73,16 @@ const char *aoip_strerror(int err)
         return "TXT record sample rate (sr=) is not a number in 8000..192000";
     case AOIP_ETXT_COUNT:
         return "TXT record channel count (tx=, rx=) is not a number in 0..65535";
+    case AOIP_ESEAL_SHORT:
+        return "sealed packet shorter than its header, key id, ROC and tag";
+    case AOIP_ESEAL_KEY:
+        return "sealed packet under a key id the receiver does not hold";
+    case AOIP_ESEAL_SSRC:
+        return "sealed packet from another SSRC than the flow's";
+    case AOIP_ESEAL_REPLAY:
+        return "sealed packet replayed or older than the replay window";
+    case AOIP_ESEAL_AUTH:
+        return "sealed packet fails authentication";
     default:
         break;
     }

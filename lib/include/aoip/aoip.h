@@ -20,6 +20,7 @@
 #include "rtcp.h"
 #include "rtp.h"
 #include "sdp.h"
+#include "seal.h"
 #include "txt.h"
 
 #endif

@@ -75,6 +75,13 @@ enum aoip_error {
     AOIP_ETXT_SAMPLE_RATE = -10065, /* sr= is not a decimal number in 8000..192000 */
     AOIP_ETXT_COUNT = -10066,       /* tx= or rx= is not a decimal number in 0..65535 */
 
+    /* Sealed media envelope (seal.h) */
+    AOIP_ESEAL_SHORT = -10080,  /* shorter than header, key id, ROC and tag */
+    AOIP_ESEAL_KEY = -10081,    /* key id is not a key the receiver holds */
+    AOIP_ESEAL_SSRC = -10082,   /* SSRC is not the one the receiver follows */
+    AOIP_ESEAL_REPLAY = -10083, /* packet index seen before or older than the window */
+    AOIP_ESEAL_AUTH = -10084,   /* tag does not verify: forged, damaged or wrong key */
+
     AOIP_ELAST = -10099
 };
 
