@@ -88,6 +88,8 @@ int aoipctl_verb_route_list(struct aoipctl *ctl, int argc, char **argv);
 int aoipctl_verb_matrix(struct aoipctl *ctl, int argc, char **argv);
 int aoipctl_verb_stats(struct aoipctl *ctl, int argc, char **argv);
 int aoipctl_verb_meter(struct aoipctl *ctl, int argc, char **argv);
+/* Needs no node: prints a new network secret. */
+int aoipctl_verb_keygen(struct aoipctl *ctl, int argc, char **argv);
 
 /* Closes the connection if a verb opened one. */
 void aoipctl_finish(struct aoipctl *ctl);

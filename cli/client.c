@@ -90,7 +90,13 @@ int aoipctl_client_connect(struct aoipctl_client *c, const char *path, int timeo
         /* A full listen queue for longer than the timeout: nobody is answering. */
         if (err == EAGAIN || err == EINPROGRESS)
             return fail_timeout(c);
-        snprintf(c->why, sizeof(c->why), "cannot connect to %s: %s", path, strerror(err));
+        if (err == EACCES || err == EPERM)
+            snprintf(c->why, sizeof(c->why),
+                     "permission denied: %s is for its owner and its group (control_group "
+                     "in the node's config); ask to be added to that group",
+                     path);
+        else
+            snprintf(c->why, sizeof(c->why), "cannot connect to %s: %s", path, strerror(err));
         return -err;
     }
     /* From here on every wait is a poll against the request's deadline. */

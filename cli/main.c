@@ -64,6 +64,12 @@ static const struct aoipctl_verb verbs[] = {
       "Levels are in dBFS, since the last meter request. --watch asks again\n"
       "every 250 ms until interrupted.",
       "aoipctl meter --watch", AOIPCTL_OPT_WATCH },
+    { "keygen", "", aoipctl_verb_keygen, "print a new network secret",
+      "Nodes that hold the same secret are members of one network: they let\n"
+      "each other in and nobody else. Put the secret in a file of mode 0600 on\n"
+      "every node (secret_file in [node], by default STATE_DIR/network.secret).\n"
+      "It talks to no node.",
+      "(umask 077; aoipctl keygen > /etc/aoip/network.secret)", 0 },
     { "help", "[COMMAND]", run_help, "list the commands, or show one with an example", NULL,
       "aoipctl help route add", 0 },
 };

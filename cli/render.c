@@ -482,6 +482,38 @@ static void print_dropped(FILE *out, const json_t *dropped)
         fputc('\n', out);
 }
 
+/* The node's security mode, and what it refused, where anything was. */
+static void print_security(FILE *out, const json_t *sec, const json_t *flows)
+{
+    const char *mode = json_string_value(json_object_get(sec, "mode"));
+    double auth = 0, replays = 0;
+    size_t i;
+    const json_t *f;
+
+    if (!mode)
+        return;
+    json_array_foreach(flows, i, f)
+    {
+        double a = num(f, "auth_failures"), r = num(f, "replays");
+        auth += isnan(a) ? 0 : a;
+        replays += isnan(r) ? 0 : r;
+    }
+    fprintf(out, "security: %s", mode);
+    const struct {
+        const char *what;
+        double n;
+    } counts[] = {
+        { "packets that failed to open", auth },
+        { "replayed packets", replays },
+        { "peer connections refused", num(sec, "peer_auth_failures") },
+        { "plain flows refused", num(sec, "plain_flows_refused") },
+    };
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+        if (!isnan(counts[k].n) && counts[k].n > 0)
+            fprintf(out, "; %s %.0f", counts[k].what, counts[k].n);
+    fputc('\n', out);
+}
+
 void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_term *t)
 {
     const json_t *flows = json_object_get(stats, "flows");
@@ -512,7 +544,11 @@ void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_t
                          num(f, "receivers"));
             else
                 snprintf(peer, sizeof(peer), "%s", str(f, "peer"));
-            table_add(&head, NULL, str(f, "direction"), peer, str(f, "encoding"), ptime, "");
+            /* A sealed flow says so beside its encoding. */
+            char enc[64];
+            snprintf(enc, sizeof(enc), "%s%s", str(f, "encoding"),
+                     json_is_true(json_object_get(f, "sealed")) ? " sealed" : "");
+            table_add(&head, NULL, str(f, "direction"), peer, enc, ptime, "");
             add_flow_figures(&figures, f);
         }
         table_widths(&head, wh);
@@ -534,6 +570,7 @@ void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_t
         table_free(&figures);
     }
     print_dropped(out, json_object_get(stats, "dropped"));
+    print_security(out, json_object_get(stats, "security"), flows);
 }
 
 /* ---- meter ---- */

@@ -18,6 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "aoip/peerchan.h"
+#include "aoip/seal.h"
 #include "aoipctl.h"
 #include "matrix.h"
 
@@ -403,4 +407,27 @@ int aoipctl_verb_meter(struct aoipctl *ctl, int argc, char **argv)
     if (ctl->watch)
         return watch_meter(ctl);
     return ask(ctl, json_pack("{s:s}", "cmd", "meter"), aoipctl_render_meter);
+}
+
+int aoipctl_verb_keygen(struct aoipctl *ctl, int argc, char **argv)
+{
+    uint8_t secret[AOIP_SECRET_BYTES];
+    char text[AOIP_SECRET_TEXT_LEN + 1];
+    int rc = no_arguments(ctl, argc, argv);
+
+    if (rc != AOIPCTL_EXIT_OK)
+        return rc;
+    if (aoip_seal_init() < 0) {
+        fputs("aoipctl: libsodium cannot be initialised\n", stderr);
+        return AOIPCTL_EXIT_REFUSED;
+    }
+    aoip_secret_generate(secret);
+    aoip_secret_format(secret, text);
+    if (ctl->json)
+        printf("{\"secret\": \"%s\"}\n", text);
+    else
+        printf("%s\n", text);
+    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(text, sizeof(text));
+    return fflush(stdout) == 0 ? AOIPCTL_EXIT_OK : AOIPCTL_EXIT_REFUSED;
 }

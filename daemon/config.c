@@ -59,6 +59,7 @@ enum section_kind {
     SEC_NODE,
     SEC_PEER,
     SEC_IO,
+    SEC_TRUST,
 };
 
 enum node_key {
@@ -77,6 +78,10 @@ enum node_key {
     NK_DISCOVERY,
     NK_MULTICAST,
     NK_MULTICAST_TTL,
+    NK_SECURITY,
+    NK_SECRET_FILE,
+    NK_REKEY_S,
+    NK_CONTROL_GROUP,
     NK_COUNT
 };
 
@@ -96,6 +101,10 @@ static const char *const node_keys[NK_COUNT] = {
     [NK_DISCOVERY] = "discovery",
     [NK_MULTICAST] = "multicast",
     [NK_MULTICAST_TTL] = "multicast_ttl",
+    [NK_SECURITY] = "security",
+    [NK_SECRET_FILE] = "secret_file",
+    [NK_REKEY_S] = "rekey_s",
+    [NK_CONTROL_GROUP] = "control_group",
 };
 
 enum io_key {
@@ -171,7 +180,8 @@ struct parser {
     int line; /* of the line last handed to inih */
 
     enum section_kind sec;
-    int node_line; /* of [node]; 0: none yet */
+    int node_line;  /* of [node]; 0: none yet */
+    int trust_line; /* of [trust]; 0: none */
     int node_lines[NK_COUNT];
     int peer_address_line; /* of the current [peer.X] */
 
@@ -315,14 +325,35 @@ static int parse_latency_us(struct parser *p, const char *key, const char *v, ui
     return 0;
 }
 
+/* One word of a list (any case): *out is its value, given in vals. The
+ * message names the words: "KEY must be a, b or c, not 'v'". */
+static int parse_choice(struct parser *p, const char *key, const char *v, const char *const *words,
+                        const int *vals, size_t n, int *out)
+{
+    char list[160] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(v, words[i]) == 0) {
+            *out = vals[i];
+            return 0;
+        }
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof(list) - len, "%s%s",
+                 i == 0       ? ""
+                 : i + 1 == n ? " or "
+                              : ", ",
+                 words[i]);
+    }
+    return fail(p, p->line, "%s must be %s, not '%.*s'", key, list, QUOTE_MAX, v);
+}
+
 static int parse_latency(struct parser *p, const char *v, enum cfg_latency *out)
 {
-    if (strcasecmp(v, "auto") == 0)
-        *out = CFG_LATENCY_AUTO;
-    else if (strcasecmp(v, "fixed") == 0)
-        *out = CFG_LATENCY_FIXED;
-    else
-        return fail(p, p->line, "latency must be auto or fixed, not '%.*s'", QUOTE_MAX, v);
+    static const char *const words[] = { "auto", "fixed" };
+    static const int vals[] = { CFG_LATENCY_AUTO, CFG_LATENCY_FIXED };
+    int x;
+    if (parse_choice(p, "latency", v, words, vals, 2, &x) < 0)
+        return -1;
+    *out = (enum cfg_latency)x;
     return 0;
 }
 
@@ -747,26 +778,75 @@ static int node_key(struct parser *p, const char *key, const char *v)
         return parse_real(p, key, v, -10000, 10000, &cfg->clock_skew_ppm);
     case NK_DISCOVERY:
         return parse_bool(p, key, v, &cfg->discovery);
-    case NK_MULTICAST:
-        if (strcasecmp(v, "auto") == 0)
-            cfg->multicast = CFG_MULTICAST_AUTO;
-        else if (strcasecmp(v, "never") == 0)
-            cfg->multicast = CFG_MULTICAST_NEVER;
-        else if (strcasecmp(v, "always") == 0)
-            cfg->multicast = CFG_MULTICAST_ALWAYS;
-        else
-            return fail(p, p->line, "multicast must be auto, never or always, not '%.*s'",
-                        QUOTE_MAX, v);
+    case NK_MULTICAST: {
+        static const char *const words[] = { "auto", "never", "always" };
+        static const int vals[] = { CFG_MULTICAST_AUTO, CFG_MULTICAST_NEVER, CFG_MULTICAST_ALWAYS };
+        int c;
+        if (parse_choice(p, key, v, words, vals, 3, &c) < 0)
+            return -1;
+        cfg->multicast = (enum cfg_multicast)c;
         return 0;
+    }
     case NK_MULTICAST_TTL:
         /* 1 keeps media on the local segment; up to 255 for routed networks (RFC 1112). */
         if (parse_integer(p, key, v, 1, 255, &x) < 0)
             return -1;
         cfg->multicast_ttl = (uint8_t)x;
         return 0;
+    case NK_SECURITY: {
+        static const char *const words[] = { "sealed", "open" };
+        static const int vals[] = { CFG_SECURITY_SEALED, CFG_SECURITY_OPEN };
+        int c;
+        if (parse_choice(p, key, v, words, vals, 2, &c) < 0)
+            return -1;
+        cfg->security = (enum cfg_security)c;
+        return 0;
+    }
+    case NK_SECRET_FILE:
+        return parse_path(p, key, v, cfg->secret_file);
+    case NK_REKEY_S:
+        /* Two seconds at least: a new key is announced a second before it is used. */
+        if (parse_integer(p, key, v, 2, 86400 * 7, &x) < 0)
+            return -1;
+        cfg->rekey_s = (uint32_t)x;
+        return 0;
+    case NK_CONTROL_GROUP:
+        if (strlen(v) >= CFG_NAME_MAX ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(v))
+            return fail(p, p->line, "control_group '%.*s' is not a group name", QUOTE_MAX, v);
+        strcpy(cfg->control_group, v);
+        return 0;
     default:
         return -1;
     }
+}
+
+/* [trust]: LABEL = ID, a node id of 16 hex digits, each id once. */
+static int trust_key(struct parser *p, const char *key, const char *v)
+{
+    struct cfg *cfg = p->cfg;
+    if (!aoip_name_valid(key, strlen(key)))
+        return fail(p, p->line, "'%.*s' in [trust] is not a valid label", QUOTE_MAX, key);
+    if (strlen(v) != CFG_ID_LEN || strspn(v, "0123456789abcdef") != CFG_ID_LEN)
+        return fail(p, p->line,
+                    "[trust] %s: '%.*s' is not a node id (16 lowercase hex digits, as "
+                    "aoipctl nodes shows)",
+                    key, QUOTE_MAX, v);
+    for (size_t i = 0; i < cfg->n_trust; i++)
+        if (strcmp(cfg->trust[i].id, v) == 0 || strcmp(cfg->trust[i].label, key) == 0)
+            return fail(p, p->line, "[trust] lists %s twice",
+                        strcmp(cfg->trust[i].id, v) == 0 ? v : key);
+    if (cfg->n_trust == CFG_MAX_TRUST)
+        return fail(p, p->line, "[trust] lists more than %d nodes", CFG_MAX_TRUST);
+    struct cfg_trust *t = realloc(cfg->trust, (cfg->n_trust + 1) * sizeof(*t));
+    if (!t)
+        return fail(p, p->line, "out of memory");
+    cfg->trust = t;
+    snprintf(t[cfg->n_trust].label, sizeof(t[0].label), "%s", key);
+    snprintf(t[cfg->n_trust].id, sizeof(t[0].id), "%s", v);
+    cfg->n_trust++;
+    return 0;
 }
 
 static int peer_key(struct parser *p, const char *key, const char *v)
@@ -860,14 +940,15 @@ static int io_key(struct parser *p, const char *key, const char *v)
         return parse_frequency(p, io, d, v);
     case IK_LEVEL_DBFS:
         return parse_real(p, key, v, -120, 0, &io->level_dbfs);
-    case IK_WAVE:
-        if (strcasecmp(v, "sine") == 0)
-            io->wave = CFG_WAVE_SINE;
-        else if (strcasecmp(v, "pulse") == 0)
-            io->wave = CFG_WAVE_PULSE;
-        else
-            return fail(p, p->line, "wave must be sine or pulse, not '%.*s'", QUOTE_MAX, v);
+    case IK_WAVE: {
+        static const char *const words[] = { "sine", "pulse" };
+        static const int vals[] = { CFG_WAVE_SINE, CFG_WAVE_PULSE };
+        int c;
+        if (parse_choice(p, key, v, words, vals, 2, &c) < 0)
+            return -1;
+        io->wave = (enum cfg_wave)c;
         return 0;
+    }
     case IK_PATH:
         return parse_path(p, key, v, io->path);
     case IK_LOOP:
@@ -904,6 +985,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
         break;
     case SEC_IO:
         r = io_key(p, key, value);
+        break;
+    case SEC_TRUST:
+        r = trust_key(p, key, value);
         break;
     default:
         r = fail(p, p->line, "key '%s' comes before any [section]", key);
@@ -1133,6 +1217,14 @@ static int open_section(struct parser *p, const char *line)
         p->sec = SEC_NODE;
         return 0;
     }
+    if (tlen == 5 && memcmp(title, "trust", 5) == 0) {
+        if (p->trust_line)
+            return fail(p, p->line, "duplicate section [trust] (first at line %d)", p->trust_line);
+        p->trust_line = p->line;
+        p->cfg->has_trust = true;
+        p->sec = SEC_TRUST;
+        return 0;
+    }
     static const struct {
         const char *word;
         int kind; /* -1: peer */
@@ -1165,8 +1257,8 @@ static int open_section(struct parser *p, const char *line)
         return open_io(p, (enum cfg_io_kind)kinds[i].kind, buf);
     }
     return fail(p, p->line,
-                "unknown section [%.*s] (there are [node], [peer.X], [input.X], [output.X] "
-                "and [bus.X])",
+                "unknown section [%.*s] (there are [node], [trust], [peer.X], [input.X], "
+                "[output.X] and [bus.X])",
                 show, title);
 }
 
@@ -1372,6 +1464,8 @@ static void set_defaults(struct cfg *cfg)
     cfg->discovery = true;
     cfg->multicast = CFG_MULTICAST_AUTO;
     cfg->multicast_ttl = 16;
+    cfg->security = CFG_SECURITY_SEALED;
+    cfg->rekey_s = 3600;
 }
 
 /* The directory part of path ("." when there is none) into dir. */
@@ -1508,6 +1602,9 @@ void cfg_free(struct cfg *cfg)
     }
     free(cfg->ios);
     free(cfg->peers);
+    free(cfg->trust);
+    cfg->trust = NULL;
+    cfg->n_trust = 0;
     cfg->ios = NULL;
     cfg->n_ios = 0;
     cfg->peers = NULL;

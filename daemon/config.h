@@ -100,6 +100,21 @@ enum cfg_multicast {
     CFG_MULTICAST_ALWAYS, /* every flow to another node */
 };
 
+enum cfg_security {
+    CFG_SECURITY_SEALED, /* media sealed, plain media refused (the default) */
+    CFG_SECURITY_OPEN,   /* media sent as plain RTP, for AES67 equipment */
+};
+
+/* Node ids a [trust] section may list. */
+#define CFG_MAX_TRUST 1024
+#define CFG_ID_LEN    16 /* hex characters of a node id */
+
+/* A [trust] entry: LABEL = ID. */
+struct cfg_trust {
+    char label[CFG_NAME_MAX];
+    char id[CFG_ID_LEN + 1];
+};
+
 struct cfg {
     char path[CFG_PATH_MAX]; /* the file, as given */
 
@@ -119,6 +134,15 @@ struct cfg {
     bool discovery; /* mDNS/DNS-SD with Avahi; default yes */
     enum cfg_multicast multicast;
     uint8_t multicast_ttl; /* default 16: a venue's routed VLANs, not the world */
+    enum cfg_security security;
+    char secret_file[CFG_PATH_MAX];   /* "": state_dir/network.secret */
+    uint32_t rekey_s;                 /* media keys are replaced this often; default 3600 */
+    char control_group[CFG_NAME_MAX]; /* "": the daemon's own group */
+
+    /* [trust]: when present, only these nodes are let in (besides this one). */
+    bool has_trust;
+    struct cfg_trust *trust;
+    size_t n_trust;
 
     struct cfg_io *ios; /* in file order */
     size_t n_ios;

@@ -10,6 +10,7 @@
  * until it is answered, so a flood of pipelined requests costs nothing.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,8 +245,30 @@ static void on_idle_check(uv_timer_t *t)
     }
 }
 
+/* The socket's group: who besides its owner may use it (control_group). */
+static int set_group(struct node *n, const char *path, char *err, size_t errlen)
+{
+    const char *name = n->cfg->control_group;
+    if (!name[0])
+        return 0;
+    errno = 0;
+    struct group *g = getgrnam(name);
+    if (!g) {
+        snprintf(err, errlen, "control_group %s: %s", name,
+                 errno ? strerror(errno) : "no such group");
+        return -1;
+    }
+    if (chown(path, (uid_t)-1, g->gr_gid) < 0) {
+        snprintf(err, errlen, "control %s: cannot give it to group %s: %s", path, name,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_init(struct node *n, char *err, size_t errlen)
 {
+    err[0] = '\0';
     const char *path = n->cfg->control;
     char dir[CFG_PATH_MAX];
     int rc;
@@ -260,6 +283,8 @@ int ctl_init(struct node *n, char *err, size_t errlen)
     /* A socket file left by a node that died is in the way; a live node's is not ours to take. */
     uv_pipe_init(n->loop, &n->control, 0);
     n->control.data = n;
+    /* Born 0660: no moment when others could connect before the chmod. */
+    mode_t mask = umask(0117);
     rc = uv_pipe_bind(&n->control, path);
     if (rc == UV_EADDRINUSE) {
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -270,6 +295,7 @@ int ctl_init(struct node *n, char *err, size_t errlen)
         if (probe >= 0)
             close(probe);
         if (alive) {
+            umask(mask);
             snprintf(err, errlen, "control %s: another node is using it", path);
             uv_close((uv_handle_t *)&n->control, NULL);
             return -1;
@@ -277,6 +303,7 @@ int ctl_init(struct node *n, char *err, size_t errlen)
         unlink(path);
         rc = uv_pipe_bind(&n->control, path);
     }
+    umask(mask);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&n->control, 16, on_connection);
     if (rc < 0) {
@@ -284,7 +311,13 @@ int ctl_init(struct node *n, char *err, size_t errlen)
         uv_close((uv_handle_t *)&n->control, NULL);
         return -1;
     }
-    chmod(path, 0660);
+    if (chmod(path, 0660) < 0 || set_group(n, path, err, errlen) < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "control %s: %s", path, strerror(errno));
+        uv_close((uv_handle_t *)&n->control, NULL);
+        unlink(path);
+        return -1;
+    }
     n->control_open = true;
     uv_timer_init(n->loop, &idle_timer);
     idle_timer.data = n;

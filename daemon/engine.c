@@ -149,10 +149,31 @@ static AOIP_RT void restart_clock_on_resync(const struct engine *e, struct rx_fl
         aoip_latency_reset(f->lat);
 }
 
+/*
+ * Open a sealed packet in place. Returns the plaintext payload's length,
+ * or -1 when it must be dropped (counted by the flow's seal state; only a
+ * packet that opened carries a sample to the jitter buffer).
+ */
+static AOIP_RT long open_sealed(struct rx_flow *f, uint8_t *buf, size_t len,
+                                const struct aoip_rtp_packet *pkt)
+{
+    const struct aoip_seal_key *k = key_pending(&f->next);
+    if (k) {
+        aoip_seal_rx_rekey(&f->seal, k);
+        key_taken(&f->next);
+    }
+    if (pkt->padding_len) {
+        /* No padding in a sealed packet (seal.h): damaged or forged. */
+        f->seal.malformed++;
+        return -1;
+    }
+    int rc = aoip_seal_rx_open(&f->seal, buf, len, (size_t)(pkt->payload - buf));
+    return rc < 0 ? -1 : rc;
+}
+
 /* One datagram: for flow f when it came on f's own socket, else found by SSRC. */
-static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, const uint8_t *buf,
-                                  size_t len, const struct sockaddr_storage *from,
-                                  int64_t arrival_ns)
+static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, uint8_t *buf, size_t len,
+                                  const struct sockaddr_storage *from, int64_t arrival_ns)
 {
     struct aoip_rtp_packet pkt;
 
@@ -173,6 +194,16 @@ static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, const uin
         return;
     }
 
+    if (f->sealed) {
+        long plain = open_sealed(f, buf, len, &pkt);
+        f->rt.auth_failures =
+            f->seal.auth_failures + f->seal.unknown_key + f->seal.malformed + f->seal.wrong_ssrc;
+        f->rt.replays = f->seal.replays;
+        if (plain < 0)
+            return;
+        pkt.payload_len = (size_t)plain;
+        f->rt.key_id = f->seal.cur.id;
+    }
     size_t frame_bytes = (size_t)f->encoding * f->channels;
     size_t frames = pkt.payload_len / frame_bytes;
     if (pkt.payload_type != f->payload_type || pkt.payload_len % frame_bytes != 0 || frames == 0 ||
@@ -463,8 +494,20 @@ static AOIP_RT void emit(struct engine *e, struct sender *s, struct tx_flow *f,
     int hl = aoip_rtp_write_header(&h, wire, ENGINE_DATAGRAM_MAX);
     size_t pl = aoip_pcm_bytes(f->encoding, f->channels, f->packet_frames);
     aoip_pcm_encode(f->encoding, wire + hl, planes, f->channels, f->packet_frames);
+    size_t len = (size_t)hl + pl;
+    if (f->sealed) {
+        int sealed = aoip_seal_tx_seal(&f->seal, wire, (size_t)hl, pl, ENGINE_DATAGRAM_MAX);
+        if (sealed < 0) {
+            /* Cannot happen with the sizes the config allows; never send it plain. */
+            atomic_fetch_add_explicit(&e->send_errors, 1, memory_order_relaxed);
+            f->seq++;
+            f->ts += f->packet_frames;
+            return;
+        }
+        len = (size_t)sealed;
+    }
 
-    s->iov[s->n] = (struct iovec){ .iov_base = wire, .iov_len = (size_t)hl + pl };
+    s->iov[s->n] = (struct iovec){ .iov_base = wire, .iov_len = len };
     s->msgs[s->n].msg_hdr = (struct msghdr){
         .msg_name = &f->to, .msg_namelen = f->to_len, .msg_iov = &s->iov[s->n], .msg_iovlen = 1
     };
@@ -473,7 +516,7 @@ static AOIP_RT void emit(struct engine *e, struct sender *s, struct tx_flow *f,
     f->seq++;
     f->ts += f->packet_frames;
     f->rt.packets++;
-    f->rt.bytes += (size_t)hl + pl;
+    f->rt.bytes += len;
 }
 
 static AOIP_RT void send_flow(struct engine *e, struct sender *s, struct tx_flow *f, int64_t wall)
@@ -485,6 +528,15 @@ static AOIP_RT void send_flow(struct engine *e, struct sender *s, struct tx_flow
         f->ts = e->ts_base + (uint32_t)(e->period_count * frames);
         f->fill = 0;
         f->started = true;
+    }
+    if (f->sealed) {
+        /* A new key: sealed with from this period's first packet on. */
+        const struct aoip_seal_key *k = key_pending(&f->next);
+        if (k) {
+            aoip_seal_tx_rekey(&f->seal, k);
+            key_taken(&f->next);
+        }
+        f->rt.key_id = f->seal.key.id;
     }
     f->rt.clock_ts = f->ts + f->fill;
     f->rt.clock_wall_ns = wall;

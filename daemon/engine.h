@@ -41,6 +41,7 @@
 #include "aoip/pcm.h"
 #include "aoip/resample.h"
 #include "aoip/rtp.h"
+#include "aoip/seal.h"
 #include "seqlock.h"
 #include "spsc.h"
 
@@ -91,9 +92,49 @@ struct flow_counters {
     uint64_t playing;       /* rx: 1 once a period played audio from packets only */
     int64_t drift_ppb;      /* rx: the sender's clock against ours, parts per billion */
     uint64_t clock_state;   /* rx: enum aoip_clock_state */
+    uint64_t
+        auth_failures; /* rx, sealed: packets that did not open (forged, damaged, unknown key) */
+    uint64_t replays;  /* rx, sealed: packets opened before, or older than the window */
+    uint64_t key_id;   /* sealed: the key in use (tx) or last taken (rx) */
 };
 
 SEQLOCK_DECLARE(flow_snapshot, SEQLOCK_WORDS(struct flow_counters));
+
+/*
+ * A new media key on its way from the control thread to the media thread,
+ * one at a time: the control thread writes key only while gen equals
+ * taken, then bumps gen (release); the media thread, seeing gen move
+ * (acquire), uses key and sets taken to gen.
+ */
+struct key_handover {
+    struct aoip_seal_key key;
+    _Atomic uint32_t gen;
+    _Atomic uint32_t taken;
+};
+
+/* Control thread: offer k. Returns false while the last one is not taken. */
+static inline bool key_offer(struct key_handover *h, const struct aoip_seal_key *k)
+{
+    uint32_t gen = atomic_load_explicit(&h->gen, memory_order_relaxed);
+    if (atomic_load_explicit(&h->taken, memory_order_acquire) != gen)
+        return false;
+    h->key = *k;
+    atomic_store_explicit(&h->gen, gen + 1, memory_order_release);
+    return true;
+}
+
+/* Media thread: the key offered and not taken yet, or NULL; key_taken() after use. */
+static inline const struct aoip_seal_key *key_pending(struct key_handover *h)
+{
+    uint32_t gen = atomic_load_explicit(&h->gen, memory_order_acquire);
+    return gen == atomic_load_explicit(&h->taken, memory_order_relaxed) ? NULL : &h->key;
+}
+
+static inline void key_taken(struct key_handover *h)
+{
+    atomic_store_explicit(&h->taken, atomic_load_explicit(&h->gen, memory_order_relaxed),
+                          memory_order_release);
+}
 
 /* A flow of RTP into this node: from a peer (on the engine's socket) or a plain RTP input. */
 struct rx_flow {
@@ -122,6 +163,11 @@ struct rx_flow {
      * over latency = auto; clock recovery slews the level to it. */
     _Atomic uint32_t want_latency;
     uint32_t base_latency; /* the fixed target from the config, frames */
+    /* Sealed media (seal.h): set before the flow is in a plan, then the
+     * media thread's; new keys come through next. */
+    bool sealed;
+    struct aoip_seal_rx seal;
+    struct key_handover next;
     /* A flow from the same sender already playing, whose timeline this one
      * joins (aoip_jitter_expect) when it enters a plan: it replaces flows of
      * that sender without a step. Used once, in the plan that brings this
@@ -163,6 +209,10 @@ struct tx_flow {
     const float *bufs[ENGINE_FLOW_CHANNELS]; /* source slots or destination buffers */
     uint32_t packet_frames;
     uint32_t ssrc;
+    /* Sealed media, as for struct rx_flow. */
+    bool sealed;
+    struct aoip_seal_tx seal;
+    struct key_handover next;
 
     /* rt */
     bool started; /* its timestamps have been put on the node's timeline */

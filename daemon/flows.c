@@ -433,6 +433,9 @@ json_t *flows_set_entry(const struct tx_flow *f)
         json_object_set_new(e, "group", json_string(group));
         json_object_set_new(e, "port", json_integer(FLOWS_MULTICAST_PORT));
     }
+    json_t *seal = keys_entry(f);
+    if (seal)
+        json_object_set_new(e, "seal", seal);
     return e;
 }
 
@@ -532,6 +535,12 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
         snprintf(full, sizeof(full), "%s/%s", p->name, name);
         json_array_append_new(m->channels, json_string(full));
     }
+    if (keys_rx_start(n, p, f, json_object_get(v, "seal")) < 0) {
+        if (!json_object_get(v, "seal"))
+            p->plain_refused++;
+        rx_free(n, f);
+        return NULL;
+    }
     return f;
 }
 
@@ -574,12 +583,15 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
     {
         const char *s = json_string_value(json_object_get(v, "ssrc"));
         uint32_t ssrc = s ? (uint32_t)strtoul(s, NULL, 16) : 0;
-        bool have = false;
-        for (unsigned k = 0; k < n->n_rx; k++)
-            have = have || (!n->rx[k]->any_ssrc && n->rx[k]->ssrc == ssrc &&
-                            strcmp(rx_meta(n->rx[k])->peer_id, p->id) == 0);
-        if (have)
+        struct rx_flow *have = NULL;
+        for (unsigned k = 0; k < n->n_rx && !have; k++)
+            if (!n->rx[k]->any_ssrc && n->rx[k]->ssrc == ssrc &&
+                strcmp(rx_meta(n->rx[k])->peer_id, p->id) == 0)
+                have = n->rx[k];
+        if (have) {
+            keys_rx_update(p, have, json_object_get(v, "seal"));
             continue;
+        }
         struct rx_flow *f = rx_from_message(n, p, v);
         if (!f)
             continue;
@@ -618,6 +630,9 @@ static bool rx_may_go(struct node *n, const struct rx_flow *old, int64_t now)
 void flows_tick(struct node *n)
 {
     int64_t now = node_now_ms(n);
+
+    if (keys_tick(n))
+        flows_announce(n);
 
     for (unsigned k = 0; k < n->n_tx;) {
         struct flow_meta *m = tx_meta(n->tx[k]);
@@ -716,6 +731,19 @@ static json_t *flow_json(const struct node *n, const char *dir, const struct flo
     (void)n;
 }
 
+/* Whether a flow is sealed, with what, and under which key. */
+static void seal_json(json_t *o, bool sealed, const struct flow_meta *m,
+                      const struct flow_counters *c)
+{
+    json_object_set_new(o, "sealed", json_boolean(sealed));
+    if (!sealed)
+        return;
+    json_object_set_new(
+        o, "cipher",
+        json_string(m->cipher == AOIP_SEAL_AES256GCM ? "aes-256-gcm" : "chacha20-poly1305"));
+    json_object_set_new(o, "key_id", json_integer((json_int_t)c->key_id));
+}
+
 json_t *flows_stats(struct node *n)
 {
     json_t *list = json_array();
@@ -740,6 +768,9 @@ json_t *flows_stats(struct node *n)
         json_object_set_new(o, "latency_ms", rx_latency(n, f, &c));
         json_object_set_new(o, "resyncs", json_integer((json_int_t)c.resyncs));
         json_object_set_new(o, "malformed", json_integer((json_int_t)c.bad));
+        json_object_set_new(o, "auth_failures", json_integer((json_int_t)c.auth_failures));
+        json_object_set_new(o, "replays", json_integer((json_int_t)c.replays));
+        seal_json(o, f->sealed, rx_meta(f), &c);
         json_array_append_new(list, o);
     }
     for (unsigned i = 0; i < n->n_tx; i++) {
@@ -761,13 +792,20 @@ json_t *flows_stats(struct node *n)
         json_object_set_new(
             o, "receivers",
             json_integer(m->multicast ? (json_int_t)json_array_size(m->receivers) : 1));
+        seal_json(o, f->sealed, m, &c);
         json_array_append_new(list, o);
     }
-    return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}}", "flows", list, "dropped", "malformed",
-                     (json_int_t)atomic_load(&n->engine.dropped_malformed), "unknown_ssrc",
-                     (json_int_t)atomic_load(&n->engine.dropped_unknown), "wrong_payload",
-                     (json_int_t)atomic_load(&n->engine.dropped_payload), "send_errors",
-                     (json_int_t)atomic_load(&n->engine.send_errors));
+    json_int_t refused = 0;
+    for (unsigned i = 0; i < n->n_peers; i++)
+        refused += (json_int_t)n->peers[i]->plain_refused;
+    return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}}", "flows", list, "dropped",
+                     "malformed", (json_int_t)atomic_load(&n->engine.dropped_malformed),
+                     "unknown_ssrc", (json_int_t)atomic_load(&n->engine.dropped_unknown),
+                     "wrong_payload", (json_int_t)atomic_load(&n->engine.dropped_payload),
+                     "send_errors", (json_int_t)atomic_load(&n->engine.send_errors), "security",
+                     "mode", n->cfg->security == CFG_SECURITY_OPEN ? "open" : "sealed",
+                     "peer_auth_failures", (json_int_t)n->peer_auth_failures, "plain_flows_refused",
+                     refused);
 }
 
 void flows_close(struct node *n)

@@ -52,6 +52,17 @@ struct flow_meta {
     double rtt_ms;
     bool have_latency;
     double remote_latency_ms;
+
+    /* Sealed media (keys.c). tx: the key in use and, for a second before
+     * it takes over, its successor (both announced); rx: the newest key id
+     * announced, and one not yet handed to the media thread. */
+    enum aoip_seal_cipher cipher;
+    struct aoip_seal_key key, next;
+    bool has_next;
+    int64_t switch_at_ms; /* tx: next becomes key then */
+    int64_t rekey_at_ms;  /* tx: a new key is made then */
+    bool has_pending;
+    struct aoip_seal_key pending;
 };
 
 /* The port of every multicast flow (AES67's default): groups tell them apart. */
@@ -74,5 +85,24 @@ void flows_drop_tx(struct node *n, unsigned i);
 void flows_tx_free(struct tx_flow *f);
 /* A flow's entry in flows.set. */
 json_t *flows_set_entry(const struct tx_flow *f);
+/* Send every online peer its flows.set again where it changed (pack.c). */
+void flows_announce(struct node *n);
+
+/* keys.c: the keys of sealed flows, on the control thread. */
+/* How long a new key is announced before it is used. */
+#define KEYS_SWITCH_MS 1000
+/* Seal tx flow f (security = sealed), with AES-256-GCM if aes_ok and this CPU has it. */
+int keys_tx_start(struct node *n, struct tx_flow *f, bool aes_ok);
+/* Replace f's key soon (a receiver left a multicast flow and must not go on listening). */
+void keys_tx_rekey_soon(struct tx_flow *f);
+/* The "seal" object of a tx flow's flows.set entry; NULL for a plain flow. */
+json_t *keys_entry(const struct tx_flow *f);
+/* An rx flow from an entry's "seal" (NULL: plain). Returns 0, or -1 (logged) when
+ * the flow must be refused. */
+int keys_rx_start(struct node *n, const struct peer *p, struct rx_flow *f, json_t *seal);
+/* A flows.set entry for a flow already received: take a new key if it has one. */
+void keys_rx_update(const struct peer *p, struct rx_flow *f, json_t *seal);
+/* Rotations and hand-overs due; returns true when an announcement changed. */
+bool keys_tick(struct node *n);
 
 #endif

@@ -341,6 +341,10 @@ int node_init(struct node *n, uv_loop_t *loop, struct cfg *cfg, char *err, size_
     }
     snprintf(n->session, sizeof(n->session), "%016llx", (unsigned long long)session);
 
+    if (aoip_seal_init() < 0) {
+        snprintf(err, errlen, "libsodium cannot be initialised");
+        return -1;
+    }
     if (state_init(n, err, errlen) < 0 || build_channels(n, err, errlen) < 0 ||
         open_rtp(n, err, errlen) < 0 || start_engine(n, err, errlen) < 0 ||
         io_init(n, err, errlen) < 0)

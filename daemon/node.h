@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "aoip/control.h"
+#include "aoip/peerchan.h"
 #include "config.h"
 #include "engine.h"
 
@@ -60,7 +61,7 @@ struct channel {
 /* A node other than this one. */
 struct peer {
     struct node *node;
-    char id[NODE_ID_LEN + 1];
+    char id[NODE_ID_LEN + 1]; /* the fingerprint of its identity key, proven by the handshake */
     char session[NODE_ID_LEN + 1]; /* of its process: a new one means it restarted */
     char name[AOIP_NAME_MAX];
     char host[64]; /* its address as we reach it */
@@ -83,6 +84,9 @@ struct peer {
     uint32_t asked_us;
     json_t *sent_set;
     json_t *groups; /* the multicast groups p sends to */
+    bool aes;       /* it can open AES-256-GCM (its hello said so) */
+    /* Flows p announced in plain RTP, refused because this node is sealed. */
+    uint64_t plain_refused;
 };
 
 /* A route into one of this node's destinations. */
@@ -143,7 +147,12 @@ struct node_io {
 struct node {
     uv_loop_t *loop;
     struct cfg *cfg;
-    char id[NODE_ID_LEN + 1];
+    char id[NODE_ID_LEN + 1]; /* the fingerprint of identity.pk */
+    struct aoip_identity identity;
+    uint8_t secret[AOIP_SECRET_BYTES]; /* the network's */
+    /* Peer connections refused: a wrong secret or identity, an untrusted
+     * node, a stranger's bytes. */
+    uint64_t peer_auth_failures;
     char session[NODE_ID_LEN + 1]; /* random for each start of the process */
     int64_t start_ns;
     uint32_t period_frames;

@@ -120,6 +120,19 @@ static int pick_group(struct node *n, struct in_addr *out)
     return -1;
 }
 
+/* AES-256-GCM for a flow when every node that may receive it can open it:
+ * the peer of a unicast flow, every online peer for a multicast one (a
+ * later receiver must be able to join). */
+static bool aes_for(const struct node *n, const struct peer *to)
+{
+    if (to)
+        return to->aes;
+    for (unsigned i = 0; i < n->n_peers; i++)
+        if (peer_online(n->peers[i]) && !n->peers[i]->aes)
+            return false;
+    return true;
+}
+
 static struct tx_flow *new_flow(struct node *n, const struct owner *o,
                                 const struct channel *const *chans, unsigned count)
 {
@@ -166,12 +179,17 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
         snprintf(full, sizeof(full), "%s/%s", n->cfg->name, chans[c]->name);
         json_array_append_new(m->channels, json_string(full));
     }
+    if (n->cfg->security == CFG_SECURITY_SEALED && keys_tx_start(n, f, aes_for(n, o->peer)) < 0) {
+        log_error("flow to %s: cannot start sealing", m->peer_name);
+        flows_tx_free(f);
+        return NULL;
+    }
     if (flows_add_tx(n, f) < 0) {
         flows_tx_free(f);
         return NULL;
     }
-    log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us", f->ssrc, m->peer_name, count,
-             flows_encoding_name(f->encoding), m->packet_us);
+    log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us%s", f->ssrc, m->peer_name, count,
+             flows_encoding_name(f->encoding), m->packet_us, f->sealed ? ", sealed" : "");
     return f;
 }
 
@@ -371,6 +389,7 @@ void flows_repack(struct node *n)
         struct flow_meta *m = flow_meta_of_tx(n->tx[k]);
         if (!m->multicast || m->retire_at_ms)
             continue;
+        json_t *before_ids = json_copy(m->receivers);
         json_array_clear(m->receivers);
         for (unsigned a = 0; a < n->n_peers; a++) {
             struct peer *p = n->peers[a];
@@ -385,7 +404,19 @@ void flows_repack(struct node *n)
             if (wants)
                 json_array_append_new(m->receivers, json_string(p->id));
         }
+        /* A node that left holds the key: the flow gets a new one it is not told. */
+        json_array_foreach(before_ids, i, v)
+        {
+            if (!flows_list_has(m->receivers, json_string_value(v)))
+                keys_tx_rekey_soon(n->tx[k]);
+        }
+        json_decref(before_ids);
     }
+    flows_announce(n);
+}
+
+void flows_announce(struct node *n)
+{
 
     /* Tell every peer whose set changed. */
     for (unsigned a = 0; a < n->n_peers; a++) {

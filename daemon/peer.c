@@ -8,11 +8,15 @@
  * when two nodes end up with two connections, the one dialled by the node
  * with the smaller id stays, as both sides decide the same without talking.
  *
- * Everything a peer sends is a stranger's input until proven otherwise:
- * lines are bounded (aoip_linebuf), every message is checked before it is
- * used, an unknown type is ignored, a malformed one is counted, and a peer
- * that keeps talking nonsense, stops answering or stops reading is cut off.
- * The node's own requests to a peer carry a deadline.
+ * Every connection is a sealed channel (aoip/peerchan.h, proto/security.md):
+ * nothing is said on it, not even this node's name, before the other side
+ * has proven that it holds the network secret and the identity key whose
+ * fingerprint it claims as its id; a node that fails is logged with its
+ * address, counted, and cut off. Past that, everything a peer sends is
+ * still checked before it is used: records are bounded, an unknown type is
+ * ignored, a malformed one is counted, and a peer that keeps talking
+ * nonsense, stops answering or stops reading is cut off. The node's own
+ * requests to a peer carry a deadline.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flows.h"
 #include "log.h"
 #include "node.h"
 
@@ -40,6 +45,8 @@
 #define PEER_MAX_GROUPS 1024
 /* Channels a peer may announce in each of its lists. */
 #define PEER_MAX_CHANNELS 4096
+/* A connection that has not authenticated within this is cut off. */
+#define PEER_HANDSHAKE_MS 5000
 
 struct target {
     char host[256];
@@ -58,12 +65,14 @@ struct target {
 struct conn {
     struct node *node;
     uv_tcp_t tcp;
-    struct aoip_linebuf lb;
+    struct aoip_chan chan;
+    bool chan_started;
     bool outgoing;
     struct target *target;
     struct peer *peer; /* set by its hello */
     bool hello_seen, closing;
     int64_t last_rx_ms, last_ping_ms;
+    int64_t started_ms;
     unsigned errors;
     struct sockaddr_in remote;
     char remote_text[INET_ADDRSTRLEN + 8];
@@ -102,23 +111,56 @@ bool peer_address(const struct peer *p, struct sockaddr_in *out)
     return true;
 }
 
+/* Queue bytes on the connection (a copy); cut off a peer that does not read. */
+static void conn_write(struct conn *c, const uint8_t *bytes, size_t len)
+{
+    if (c->closing)
+        return;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > PEER_MAX_QUEUED) {
+        log_warn("peer %s: does not read what it is sent; disconnecting", c->remote_text);
+        conn_close(c);
+        return;
+    }
+    char *copy = malloc(len);
+    if (!copy) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, bytes, len);
+    if (node_write_line((uv_stream_t *)&c->tcp, copy, len) < 0)
+        conn_close(c);
+}
+
+/* One message, sealed as one record. Nothing goes out before the channel is open. */
 static void conn_send(struct conn *c, json_t *msg)
 {
     size_t len = 0;
-    char *line = msg ? aoip_control_dump(msg, &len) : NULL;
+    char *text = msg ? aoip_control_dump(msg, &len) : NULL;
 
     json_decref(msg);
-    if (!line || c->closing) {
-        free(line);
+    if (!text || c->closing || c->chan.state != AOIP_CHAN_OPEN) {
+        free(text);
+        return;
+    }
+    if (len && text[len - 1] == '\n')
+        len--;
+    size_t cap = len + AOIP_CHAN_RECORD_OVERHEAD;
+    uint8_t *rec = malloc(cap);
+    int rl = rec ? aoip_chan_seal(&c->chan, text, len, rec, cap) : -ENOMEM;
+    free(text);
+    if (rl < 0) {
+        log_warn("peer %s: cannot seal a message: %s", c->remote_text, aoip_strerror(rl));
+        free(rec);
+        conn_close(c);
         return;
     }
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > PEER_MAX_QUEUED) {
         log_warn("peer %s: does not read what it is sent; disconnecting", c->remote_text);
-        free(line);
+        free(rec);
         conn_close(c);
         return;
     }
-    if (node_write_line((uv_stream_t *)&c->tcp, line, len) < 0)
+    if (node_write_line((uv_stream_t *)&c->tcp, (char *)rec, (size_t)rl) < 0)
         conn_close(c);
 }
 
@@ -171,6 +213,11 @@ static void send_hello(struct conn *c)
                   "sample_rate", (int)n->cfg->sample_rate, "sources", src, "destinations", dst,
                   "buses", bus, "peers", known_peers(n, NULL));
     json_object_set_new(hello, "groups", flows_groups(n));
+    json_t *ciphers = json_array();
+    if (aoip_seal_cipher_available(AOIP_SEAL_AES256GCM))
+        json_array_append_new(ciphers, json_string("aes-256-gcm"));
+    json_array_append_new(ciphers, json_string("chacha20-poly1305"));
+    json_object_set_new(hello, "ciphers", ciphers);
     conn_send(c, hello);
 }
 
@@ -439,6 +486,14 @@ static void on_hello(struct conn *c, json_t *msg)
         conn_close(c);
         return;
     }
+    /* The id is the fingerprint of the key the handshake proved: nothing else. */
+    if (strcmp(id, c->chan.peer_id) != 0) {
+        log_warn("peer %s: says it is %s but its key is %s's; disconnecting", c->remote_text, id,
+                 c->chan.peer_id);
+        n->peer_auth_failures++;
+        conn_close(c);
+        return;
+    }
     if (strcmp(id, n->id) == 0) {
         /* Our own address, learnt from someone's gossip: never dial it again. */
         if (c->target)
@@ -491,6 +546,7 @@ static void on_hello(struct conn *c, json_t *msg)
     p->rtp_port = (uint16_t)rtp;
     p->rtcp_port = (uint16_t)rtcp;
     p->sample_rate = (uint32_t)rate;
+    p->aes = flows_list_has(json_object_get(msg, "ciphers"), "aes-256-gcm");
     c->peer = p;
     c->hello_seen = true;
     if (c->target)
@@ -603,22 +659,51 @@ static void on_message(struct conn *c, json_t *msg)
     /* pong, and types of later versions: nothing to do. */
 }
 
-static int on_line(void *arg, char *line, size_t len)
+/* The node ids a [trust] section lets in; every member when there is none. */
+static bool trusted(const struct node *n, const char *id)
+{
+    if (!n->cfg->has_trust || strcmp(id, n->id) == 0)
+        return true;
+    for (size_t i = 0; i < n->cfg->n_trust; i++)
+        if (strcmp(n->cfg->trust[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+static void chan_send(void *arg, const uint8_t *bytes, size_t len)
+{
+    conn_write(arg, bytes, len);
+}
+
+static void chan_open(void *arg, const char *peer_id, const uint8_t pk[AOIP_ID_PUBLIC_BYTES])
+{
+    struct conn *c = arg;
+    struct node *n = c->node;
+    (void)pk;
+
+    if (!trusted(n, peer_id)) {
+        log_warn("peer %s: node %s is a member but not in [trust]; refused", c->remote_text,
+                 peer_id);
+        n->peer_auth_failures++;
+        conn_close(c);
+        return;
+    }
+    send_hello(c);
+}
+
+static int chan_message(void *arg, const uint8_t *msg, size_t len)
 {
     struct conn *c = arg;
     char why[160];
 
-    if (!line) {
-        log_warn("peer %s: a line longer than %d bytes", c->remote_text, AOIP_CONTROL_MAX_LINE);
+    if (c->closing)
+        return 1;
+    json_t *j = len ? aoip_control_parse((const char *)msg, len, why, sizeof(why)) : NULL;
+    if (j)
+        on_message(c, j);
+    else
         c->errors++;
-    } else if (len > 0) {
-        json_t *msg = aoip_control_parse(line, len, why, sizeof(why));
-        if (msg)
-            on_message(c, msg);
-        else
-            c->errors++;
-        json_decref(msg);
-    }
+    json_decref(j);
     if (c->closing)
         return 1;
     if (c->errors >= NODE_PEER_MAX_ERRORS) {
@@ -629,6 +714,12 @@ static int on_line(void *arg, char *line, size_t len)
     return 0;
 }
 
+static const struct aoip_chan_ops chan_ops = {
+    .message = chan_message,
+    .send = chan_send,
+    .open = chan_open,
+};
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = s->data;
@@ -638,7 +729,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->last_rx_ms = node_now_ms(c->node);
-    aoip_linebuf_feed(&c->lb, buf->base, (size_t)nread, on_line, c);
+    int rc = aoip_chan_feed(&c->chan, (const uint8_t *)buf->base, (size_t)nread, &chan_ops, c);
+    if (rc < 0 && !c->closing) {
+        /* Not a member, or an attack on the channel: logged with where it came from. */
+        log_warn("peer %s: %s; disconnecting", c->remote_text, aoip_strerror(rc));
+        c->node->peer_auth_failures++;
+        conn_close(c);
+    }
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -646,7 +743,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void on_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
-    aoip_linebuf_close(&c->lb);
+    if (c->chan_started)
+        aoip_chan_clear(&c->chan);
     free(c);
 }
 
@@ -705,12 +803,8 @@ static struct conn *conn_new(struct node *n)
     struct conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    if (aoip_linebuf_init(&c->lb, AOIP_CONTROL_MAX_LINE) < 0) {
-        free(c);
-        return NULL;
-    }
     c->node = n;
-    c->last_rx_ms = c->last_ping_ms = node_now_ms(n);
+    c->last_rx_ms = c->last_ping_ms = c->started_ms = node_now_ms(n);
     uv_tcp_init(n->loop, &c->tcp);
     c->tcp.data = c;
     c->next = n->conns;
@@ -729,8 +823,14 @@ static void conn_started(struct conn *c)
     snprintf(c->remote_text, sizeof(c->remote_text), "%s:%u", inet_ntoa(c->remote.sin_addr),
              ntohs(c->remote.sin_port));
     uv_tcp_nodelay(&c->tcp, 1);
+    uint8_t hello[AOIP_CHAN_HELLO_LEN];
+    if (aoip_chan_init(&c->chan, c->outgoing, c->node->secret, &c->node->identity, hello) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->chan_started = true;
     uv_read_start((uv_stream_t *)&c->tcp, node_read_alloc, on_read);
-    send_hello(c);
+    conn_write(c, hello, sizeof(hello));
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -915,6 +1015,13 @@ void peers_tick(struct node *n)
 
     for (struct conn *c = n->conns, *next; c; c = next) {
         next = c->next;
+        if (c->chan.state != AOIP_CHAN_OPEN && now - c->started_ms > PEER_HANDSHAKE_MS) {
+            log_warn("peer %s: no handshake in %d s; disconnecting", c->remote_text,
+                     PEER_HANDSHAKE_MS / 1000);
+            n->peer_auth_failures++;
+            conn_close(c);
+            continue;
+        }
         if (now - c->last_rx_ms > NODE_PEER_TIMEOUT_MS) {
             log_info("peer %s: silent for %d s; disconnecting",
                      c->peer ? c->peer->name : c->remote_text, NODE_PEER_TIMEOUT_MS / 1000);

@@ -1,5 +1,6 @@
 /*
- * state.c: the node's state directory: its id and its files.
+ * state.c: the node's state directory: its identity, the network secret
+ * and its files.
  *
  * Everything in it is written the crash-safe way: a temporary file in the
  * same directory, fsync, rename over the old one, fsync of the directory.
@@ -14,6 +15,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "log.h"
 #include "node.h"
@@ -111,28 +114,156 @@ char *state_read(const struct node *n, const char *file, size_t *len)
     return buf;
 }
 
-/* The node id: 64 random bits, kept in node.id so a restart keeps it. */
-static int load_id(struct node *n)
+/* A key file others can read is no secret: refuse it rather than use it. */
+static int check_private(const char *path, int fd, char *err, size_t errlen)
 {
-    size_t len = 0;
-    char *text = state_read(n, "node.id", &len);
+    struct stat st;
 
-    if (text && len >= NODE_ID_LEN && strspn(text, "0123456789abcdef") >= NODE_ID_LEN) {
-        memcpy(n->id, text, NODE_ID_LEN);
-        n->id[NODE_ID_LEN] = '\0';
-        free(text);
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errlen,
+                 "%s: readable or writable by others (mode %03o): refused; make it 0600 "
+                 "(chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 0777), path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read a small private file whole into buf (NUL-terminated). Returns its
+ * length, -ENOENT when it does not exist, or -1 with err set. */
+static long read_private(const char *path, char *buf, size_t cap, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -ENOENT;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (check_private(path, fd, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    ssize_t r = read(fd, buf, cap - 1);
+    int e = errno;
+    close(fd);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -1;
+    }
+    buf[r] = '\0';
+    return (long)r;
+}
+
+#define IDENTITY_FILE   "identity.key"
+#define IDENTITY_PREFIX "aoip-identity-v1:"
+
+/*
+ * The node's identity: an Ed25519 keypair kept in state_dir/identity.key
+ * (0600), made on first start. Its fingerprint is the node id.
+ */
+static int load_identity(struct node *n, char *err, size_t errlen)
+{
+    char path[CFG_PATH_MAX], text[256];
+    const size_t plen = strlen(IDENTITY_PREFIX);
+
+    if (path_of(n, IDENTITY_FILE, path, sizeof(path)) < 0) {
+        snprintf(err, errlen, "state_dir %s: path too long", n->cfg->state_dir);
+        return -1;
+    }
+    long len = read_private(path, text, sizeof(text), err, errlen);
+    if (len == -1)
+        return -1;
+    if (len >= 0) {
+        size_t hex_len = 0;
+        const char *end = NULL;
+        if ((size_t)len < plen || memcmp(text, IDENTITY_PREFIX, plen) != 0 ||
+            sodium_hex2bin(n->identity.sk, sizeof(n->identity.sk), text + plen, (size_t)len - plen,
+                           " \t\r\n", &hex_len, &end) != 0 ||
+            hex_len != sizeof(n->identity.sk) || strspn(end, " \t\r\n") != strlen(end)) {
+            snprintf(err, errlen, "%s: not an aoip identity key", path);
+            return -1;
+        }
+        /* libsodium's Ed25519 secret key carries its public key in its second half. */
+        memcpy(n->identity.pk, n->identity.sk + 32, sizeof(n->identity.pk));
+        if (aoip_identity_check(&n->identity) < 0) {
+            snprintf(err, errlen, "%s: the key pair does not match: damaged", path);
+            return -1;
+        }
+    } else {
+        aoip_identity_generate(&n->identity);
+        size_t off = (size_t)snprintf(text, sizeof(text), "%s", IDENTITY_PREFIX);
+        sodium_bin2hex(text + off, sizeof(text) - off, n->identity.sk, sizeof(n->identity.sk));
+        off = strlen(text);
+        text[off++] = '\n';
+        int rc = state_write(n, IDENTITY_FILE, text, off);
+        sodium_memzero(text, sizeof(text));
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+            return -1;
+        }
+        log_info("identity: a new key pair in %s", path);
+    }
+    sodium_memzero(text, sizeof(text));
+    aoip_fingerprint(n->identity.pk, n->id);
+    return 0;
+}
+
+/*
+ * The network secret: what makes nodes members of one network. From
+ * secret_file, or state_dir/network.secret, made on first start when that
+ * default is absent (a secret_file the config names must exist: a node
+ * must not found a network of its own by a typo).
+ */
+static int load_secret(struct node *n, char *err, size_t errlen)
+{
+    char path[CFG_PATH_MAX], text[256];
+    bool given = n->cfg->secret_file[0] != '\0';
+
+    if (given)
+        snprintf(path, sizeof(path), "%s", n->cfg->secret_file);
+    else if (path_of(n, "network.secret", path, sizeof(path)) < 0) {
+        snprintf(err, errlen, "state_dir %s: path too long", n->cfg->state_dir);
+        return -1;
+    }
+    long len = read_private(path, text, sizeof(text), err, errlen);
+    if (len == -1)
+        return -1;
+    if (len == -ENOENT && given) {
+        snprintf(err, errlen,
+                 "secret_file %s does not exist: copy the network's secret there "
+                 "(or make a new one: aoipctl keygen > %s; chmod 600 %s)",
+                 path, path, path);
+        return -1;
+    }
+    if (len >= 0) {
+        int rc = aoip_secret_parse(text, (size_t)len, n->secret);
+        sodium_memzero(text, sizeof(text));
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: not an aoip network secret (aoipctl keygen makes one)",
+                     path);
+            return -1;
+        }
         return 0;
     }
-    free(text);
-
-    uint8_t raw[NODE_ID_LEN / 2];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return -errno;
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(n->id + 2 * i, 3, "%02x", raw[i]);
-    char line[NODE_ID_LEN + 2];
-    snprintf(line, sizeof(line), "%s\n", n->id);
-    return state_write(n, "node.id", line, NODE_ID_LEN + 1);
+    aoip_secret_generate(n->secret);
+    aoip_secret_format(n->secret, text);
+    size_t tl = strlen(text);
+    text[tl++] = '\n';
+    int rc = state_write(n, "network.secret", text, tl);
+    sodium_memzero(text, sizeof(text));
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+        return -1;
+    }
+    log_warn("a new network secret is in %s: copy that file to every node of this network "
+             "(mode 0600), or they will not let this node in",
+             path);
+    return 0;
 }
 
 int state_init(struct node *n, char *err, size_t errlen)
@@ -143,11 +274,7 @@ int state_init(struct node *n, char *err, size_t errlen)
         snprintf(err, errlen, "state_dir %s: %s", n->cfg->state_dir, strerror(-rc));
         return -1;
     }
-    rc = load_id(n);
-    if (rc < 0) {
-        snprintf(err, errlen, "state_dir %s: cannot keep the node id: %s", n->cfg->state_dir,
-                 strerror(-rc));
+    if (load_identity(n, err, errlen) < 0 || load_secret(n, err, errlen) < 0)
         return -1;
-    }
     return 0;
 }

@@ -83,6 +83,18 @@ const char *aoip_strerror(int err)
         return "sealed packet replayed or older than the replay window";
     case AOIP_ESEAL_AUTH:
         return "sealed packet fails authentication";
+    case AOIP_ECHAN_NOT_AOIP:
+        return "the peer does not speak the aoip peer channel (no AOIPSEC1 HELLO)";
+    case AOIP_ECHAN_SECRET:
+        return "the peer does not hold this network's secret (HELLO tag wrong)";
+    case AOIP_ECHAN_AUTH:
+        return "the peer failed to prove its identity (AUTH missing, malformed or badly signed)";
+    case AOIP_ECHAN_RECORD:
+        return "sealed record from the peer does not open (tampered, replayed or reordered)";
+    case AOIP_ECHAN_SIZE:
+        return "sealed record from the peer has a length out of range";
+    case AOIP_ECHAN_STATE:
+        return "the peer channel used in the wrong state";
     default:
         break;
     }

@@ -17,6 +17,11 @@
 #include "aoip/seal.h"
 #include "bytes.h"
 
+_Static_assert(sizeof(crypto_aead_aes256gcm_state) <= AOIP_SEAL_AES_STATE_BYTES,
+               "struct aoip_seal_aes holds libsodium's AES-GCM state");
+_Static_assert(_Alignof(crypto_aead_aes256gcm_state) <= 16,
+               "struct aoip_seal_aes is aligned as libsodium's AES-GCM state");
+
 #define WORDS   (AOIP_SEAL_WINDOW / 64)
 #define ROC_MAX ((int64_t)UINT32_MAX)
 
@@ -65,6 +70,14 @@ AOIP_RT void aoip_seal_nonce(uint8_t nonce[AOIP_SEAL_NONCE_BYTES], uint32_t ssrc
     aoip__put_be16(nonce + 10, seq);
 }
 
+/* Expand key for AES-256-GCM; nothing to do for ChaCha20-Poly1305. */
+static void expand(enum aoip_seal_cipher cipher, struct aoip_seal_aes *aes,
+                   const struct aoip_seal_key *key)
+{
+    if (cipher == AOIP_SEAL_AES256GCM)
+        crypto_aead_aes256gcm_beforenm((crypto_aead_aes256gcm_state *)aes->state, key->bytes);
+}
+
 int aoip_seal_tx_init(struct aoip_seal_tx *tx, enum aoip_seal_cipher cipher,
                       const struct aoip_seal_key *key)
 {
@@ -75,6 +88,7 @@ int aoip_seal_tx_init(struct aoip_seal_tx *tx, enum aoip_seal_cipher cipher,
     memset(tx, 0, sizeof *tx);
     tx->cipher = cipher;
     tx->key = *key;
+    expand(cipher, &tx->aes, key);
     tx->last_index = -1;
     return 0;
 }
@@ -85,6 +99,7 @@ int aoip_seal_tx_rekey(struct aoip_seal_tx *tx, const struct aoip_seal_key *key)
         return -EINVAL;
     sodium_memzero(&tx->key, sizeof tx->key);
     tx->key = *key;
+    expand(tx->cipher, &tx->aes, key);
     return 0;
 }
 
@@ -125,9 +140,9 @@ AOIP_RT int aoip_seal_tx_seal(struct aoip_seal_tx *tx, uint8_t *pkt, size_t hdr_
     aoip_seal_nonce(nonce, ssrc, (uint32_t)(index >> 16), seq);
 
     if (tx->cipher == AOIP_SEAL_AES256GCM)
-        crypto_aead_aes256gcm_encrypt_detached(ct, ct + payload_len, &maclen, ct, payload_len, pkt,
-                                               hdr_len + AOIP_SEAL_PREFIX, NULL, nonce,
-                                               tx->key.bytes);
+        crypto_aead_aes256gcm_encrypt_detached_afternm(
+            ct, ct + payload_len, &maclen, ct, payload_len, pkt, hdr_len + AOIP_SEAL_PREFIX, NULL,
+            nonce, (const crypto_aead_aes256gcm_state *)tx->aes.state);
     else
         crypto_aead_chacha20poly1305_ietf_encrypt_detached(
             ct, ct + payload_len, &maclen, ct, payload_len, pkt, hdr_len + AOIP_SEAL_PREFIX, NULL,
@@ -154,6 +169,7 @@ int aoip_seal_rx_init(struct aoip_seal_rx *rx, enum aoip_seal_cipher cipher,
     memset(rx, 0, sizeof *rx);
     rx->cipher = cipher;
     rx->cur = *key;
+    expand(cipher, &rx->aes_cur, key);
     rx->highest = -1;
     return 0;
 }
@@ -164,8 +180,10 @@ int aoip_seal_rx_rekey(struct aoip_seal_rx *rx, const struct aoip_seal_key *key)
         return -EINVAL;
     sodium_memzero(&rx->prev, sizeof rx->prev);
     rx->prev = rx->cur;
+    rx->aes_prev = rx->aes_cur;
     rx->has_prev = true;
     rx->cur = *key;
+    expand(rx->cipher, &rx->aes_cur, key);
     return 0;
 }
 
@@ -213,6 +231,7 @@ AOIP_RT int aoip_seal_rx_open(struct aoip_seal_rx *rx, uint8_t *pkt, size_t len,
 {
     uint8_t nonce[AOIP_SEAL_NONCE_BYTES];
     const struct aoip_seal_key *key;
+    const struct aoip_seal_aes *aes;
     uint8_t *prefix, *ct;
     size_t ct_len;
     uint16_t seq;
@@ -231,8 +250,10 @@ AOIP_RT int aoip_seal_rx_open(struct aoip_seal_rx *rx, uint8_t *pkt, size_t len,
 
     if (prefix[0] == rx->cur.id) {
         key = &rx->cur;
+        aes = &rx->aes_cur;
     } else if (rx->has_prev && prefix[0] == rx->prev.id) {
         key = &rx->prev;
+        aes = &rx->aes_prev;
     } else {
         rx->unknown_key++;
         return AOIP_ESEAL_KEY;
@@ -253,8 +274,9 @@ AOIP_RT int aoip_seal_rx_open(struct aoip_seal_rx *rx, uint8_t *pkt, size_t len,
 
     aoip_seal_nonce(nonce, ssrc, roc, seq);
     if (rx->cipher == AOIP_SEAL_AES256GCM)
-        ret = crypto_aead_aes256gcm_decrypt_detached(ct, NULL, ct, ct_len, ct + ct_len, pkt,
-                                                     hdr_len + AOIP_SEAL_PREFIX, nonce, key->bytes);
+        ret = crypto_aead_aes256gcm_decrypt_detached_afternm(
+            ct, NULL, ct, ct_len, ct + ct_len, pkt, hdr_len + AOIP_SEAL_PREFIX, nonce,
+            (const crypto_aead_aes256gcm_state *)aes->state);
     else
         ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
             ct, NULL, ct, ct_len, ct + ct_len, pkt, hdr_len + AOIP_SEAL_PREFIX, nonce, key->bytes);

@@ -32,6 +32,8 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
+# Every node of a benchmark is a member of one network.
+(umask 077 && "$aoipctl" keygen >"$dir/network.secret")
 
 die() {
 	echo "$bench_name: $*" >&2
@@ -58,6 +60,8 @@ start() {
 		[node]
 		name = $name
 		state_dir = $dir/$name.state
+		secret_file = $dir/network.secret
+		security = ${BENCH_SECURITY:-sealed}
 		control = $dir/$name.sock
 		port = 0
 		discovery = no

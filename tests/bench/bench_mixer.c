@@ -14,7 +14,7 @@
  * of the output is printed so that the work cannot be optimized away.
  * Figures only: nothing here fails on time.
  */
-/* clock_gettime under -std=c17. */
+/* clock_gettime (in bench_util.h) under -std=c17. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -22,9 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "aoip/mixer.h"
+#include "bench_util.h"
 
 #define PI      3.14159265358979323846
 #define FRAMES  48  /* 1 ms at 48 kHz */
@@ -34,13 +34,6 @@
  * ramp, so that every period of the run is mid-ramp. */
 #define RAMP_FRAMES    48000
 #define RETARGET_EVERY 500
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what)
 {
@@ -95,7 +88,7 @@ static void bench(uint32_t crosspoints, uint32_t chans, bool ramping)
             aoip_mixer_process(mx, src, dst, FRAMES);
     }
 
-    t0 = now();
+    t0 = bench_now();
     do {
         for (int b = 0; b < BATCH; b++, periods++) {
             if (ramping && periods % RETARGET_EVERY == 0)
@@ -103,7 +96,7 @@ static void bench(uint32_t crosspoints, uint32_t chans, bool ramping)
             aoip_mixer_process(mx, src, dst, FRAMES);
             checksum += out[(periods % chans) * FRAMES + periods % FRAMES];
         }
-        t1 = now();
+        t1 = bench_now();
     } while (t1 - t0 < SECONDS);
     for (size_t i = 0; i < (size_t)chans * FRAMES; i++)
         checksum += out[i];

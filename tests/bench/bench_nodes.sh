@@ -2,6 +2,7 @@
 # bench_nodes.sh: what carrying N channels between two nodes costs.
 #
 #   tests/bench/bench_nodes.sh BUILD_DIR [N...]     (default N: 8 64 256)
+#   BENCH_SECURITY=open tests/bench/bench_nodes.sh ...  (plain RTP; default sealed)
 #
 # For each N, two aoipd on loopback: src with an N-channel tone input (channel
 # i at 100 + 37 i Hz, -20 dBFS) and dst with an N-channel null output, channel
@@ -147,7 +148,7 @@ channels = $n
 }
 
 echo "aoipd: $("$aoipd" --version)"
-echo "$(nproc) cores, CLK_TCK $hz; settle ${settle_s} s, measure ${measure_s} s"
+echo "$(nproc) cores, CLK_TCK $hz; settle ${settle_s} s, measure ${measure_s} s; security ${BENCH_SECURITY:-sealed}"
 printf "%4s %5s %3s %7s %6s %6s %7s %7s %7s %11s %11s %13s %7s %5s %7s %6s %6s  %s\n" \
 	N rx tx pkt/s src% dst% "src us" "dst us" "lat ms" lost late concealed resync wake "route" "src" "dst" \
 	"load average"

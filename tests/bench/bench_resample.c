@@ -23,7 +23,7 @@
  * Figures only: nothing here fails on time. Checksums are printed so that
  * the work cannot be optimized away.
  */
-/* clock_gettime under -std=c17. */
+/* clock_gettime (in bench_util.h) under -std=c17. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -31,12 +31,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <samplerate.h>
 
 #include "aoip/resample.h"
 #include "sig.h"
+#include "bench_util.h"
 
 #define PI      3.14159265358979323846
 #define RATE    48000.0
@@ -53,13 +53,6 @@
 #define LOOP 960
 /* The input of the quality runs: 1 s, a whole number of cycles of each tone. */
 #define QLOOP 48000
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what)
 {
@@ -146,13 +139,13 @@ static double time_own(unsigned channels, bool passthrough, double *checksum)
     for (int i = 0; i < 50; i++, periods++)
         flow_period(&f, ratio_at(periods, passthrough));
     uint64_t first = periods;
-    double t0 = now(), t1;
+    double t0 = bench_now(), t1;
     do {
         for (int b = 0; b < BATCH; b++, periods++) {
             flow_period(&f, ratio_at(periods, passthrough));
             *checksum += f.out[periods % (FRAMES * channels)];
         }
-        t1 = now();
+        t1 = bench_now();
     } while (t1 - t0 < SECONDS);
     flow_free(&f);
     free(src);
@@ -221,13 +214,13 @@ static double time_src(int converter, unsigned channels, double *checksum)
     for (int i = 0; i < 50; i++, periods++)
         src_period(st, wobble(periods), out);
     uint64_t first = periods;
-    double t0 = now(), t1;
+    double t0 = bench_now(), t1;
     do {
         for (int b = 0; b < BATCH; b++, periods++) {
             src_period(st, wobble(periods), out);
             *checksum += out[periods % (FRAMES * channels)];
         }
-        t1 = now();
+        t1 = bench_now();
     } while (t1 - t0 < SECONDS);
     src_delete(st);
     free(out);
@@ -369,7 +362,7 @@ static double load_own(unsigned flows, unsigned channels, double *checksum)
         f[i].at = (size_t)i * 977 % LOOP;
     }
     uint64_t periods = 0;
-    double t0 = now(), t1;
+    double t0 = bench_now(), t1;
     do {
         for (int b = 0; b < BATCH; b++, periods++) {
             for (unsigned i = 0; i < flows; i++) {
@@ -378,7 +371,7 @@ static double load_own(unsigned flows, unsigned channels, double *checksum)
                 *checksum += f[i].out[periods % FRAMES];
             }
         }
-        t1 = now();
+        t1 = bench_now();
     } while (t1 - t0 < 2.0 * SECONDS);
     for (unsigned i = 0; i < flows; i++)
         flow_free(&f[i]);

@@ -59,9 +59,14 @@ kill -0 "$pid" || fail "truck died"
 ctl truck status >/dev/null || fail "truck does not answer"
 online truck stage || fail "truck lost stage"
 stats=$(ctl truck --json stats)
-echo "$stats" | tr -d ' \n' | grep -o '"dropped":{[^}]*}'
-[ "$(echo "$stats" | json_field malformed)" -gt 0 ] || fail "no malformed datagram counted"
-[ "$(echo "$stats" | json_field unknown_ssrc)" -gt 0 ] || fail "no unknown SSRC counted"
+dropped=$(echo "$stats" | tr -d ' \n' | grep -o '"dropped":{[^}]*}')
+echo "$dropped"
+[ "$(echo "$dropped" | json_field malformed)" -gt 0 ] || fail "no malformed datagram counted"
+[ "$(echo "$dropped" | json_field unknown_ssrc)" -gt 0 ] || fail "no unknown SSRC counted"
+# The lies with the live flow's SSRC do not open: the flow is sealed.
+auth=$(echo "$stats" | json_field auth_failures)
+echo "the live flow: $auth packets failed to open"
+[ "$auth" -gt 0 ] || fail "packets with the live SSRC were not counted as failing to open"
 rss_after=$(rss_kb "$pid")
 echo "truck RSS: $rss_before kB before, $rss_after kB after the noise"
 # Under AddressSanitizer freed memory sits in quarantine and RSS says nothing;

@@ -76,6 +76,13 @@ expect_exit 1 "$AOIPD" --check-config "$it_dir/bad.conf"
 [ "$(wc -l <"$it_dir/err")" -eq 1 ] || fail "more than one line for one problem: $(cat "$it_dir/err")"
 expect_err "^$it_dir/bad.conf:$bad_line: .*frequncy"
 expect_exit 2 "$AOIPD"
+# keygen needs no node: a new secret each time, in the form secret files hold.
+expect_exit 0 "$AOIPCTL" -s /nonexistent keygen
+expect_out '^aoip-secret-v1:[0-9a-f]{64}$'
+cp "$it_dir/out" "$it_dir/secret1"
+expect_exit 0 "$AOIPCTL" keygen
+cmp -s "$it_dir/out" "$it_dir/secret1" && fail "keygen printed the same secret twice"
+expect_exit 2 "$AOIPCTL" keygen extra
 expect_exit 0 "$AOIPD" --version
 expect_out '^aoipd [0-9]+\.[0-9]+'
 
@@ -121,7 +128,8 @@ expect_out 'source +stage/mic2 +stage/2' 'destination +truck/in2 +truck/2' 'sour
 expect_exit 0 ctl truck matrix
 expect_out '^truck/in1 .*-6'
 expect_exit 0 ctl truck stats
-expect_out '^rx +stage +L24 +1 ms +stage/mic1'
+expect_out '^rx +stage +L24 sealed +1 ms +stage/mic1'
+expect_out '^security: sealed'
 expect_exit 0 ctl stage stats
 expect_out '^tx +truck +L24'
 expect_exit 0 ctl truck meter

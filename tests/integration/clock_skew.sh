@@ -10,6 +10,11 @@
 # it at 997 Hz and 50 dB at 10 kHz (the same timing error, 20 dB apart: a
 # phase error grows with frequency); a click or a dropped frame reads near
 # 0 dB.
+# The buffer is 20 ms: this test is about clocks, not about how low the
+# latency can go (latency.sh is), and this VM's host stops its CPUs for up
+# to 15 ms now and then (tests/support/stallmon.c), which would make a
+# packet late through any smaller buffer. Late packets fail the test unless
+# aoip-stallmon saw the machine stop long enough to explain them.
 . "$(dirname "$0")/lib.sh"
 
 seconds=${AOIP_SKEW_SECONDS:-60}
@@ -19,30 +24,9 @@ if [ -n "${AOIP_SANITIZED:-}" ]; then
 fi
 settle=15 # seconds to lock (the fast start takes 2-3), then measure
 
-NODE_LATENCY_US=5000
-NODE_EXTRA="clock_skew_ppm = 250" node_conf stage "
-[input.tones]
-type = tone
-channels = 2
-names = low,high
-frequency = 997,10000
-level_dbfs = -6
-"
-node_start stage
-NODE_EXTRA="clock_skew_ppm = -250" node_conf truck "
-[peer.stage]
-address = 127.0.0.1:$(node_port stage)
-
-[output.rec]
-type = wav
-path = $it_dir/truck.wav
-channels = 2
-"
-t0=$(date +%s%N)
-node_start truck
-wait_until 10 online truck stage || fail "truck does not see stage"
-ctl truck route add stage/low truck/ch1
-ctl truck route add stage/high truck/ch2
+NODE_LATENCY_US=20000
+STAGE_EXTRA="clock_skew_ppm = 250" stage_tones 997 10000
+TRUCK_EXTRA="clock_skew_ppm = -250" truck_records
 t_routed=$((($(date +%s%N) - t0) / 1000000))
 
 # The truth: sender frames per receiver frame, minus one, in ppm.
@@ -57,12 +41,18 @@ sample() {
 
 samples=$it_dir/samples.txt
 : >"$samples"
+"$STALLMON" "$seconds" 15 >"$it_dir/stalls.txt" &
+mon=$!
+it_pids+=("$mon")
 for ((s = 1; s <= seconds; s++)); do
 	sleep 1
 	echo "$s $(sample)" >>"$samples"
 done
+wait "$mon" || true
+stall=$(cat "$it_dir/stalls.txt")
 ctl truck stats
 node_stop truck
+echo "the machine: $stall"
 
 echo "truth: $truth ppm; per second: t drift_ppm buffer_ms target_ms resyncs late"
 cat "$samples"
@@ -81,9 +71,19 @@ awk -v truth="$truth" -v settle="$settle" '
 		if (dmax > 5) { print "drift estimate off by more than 5 ppm"; bad = 1 }
 		if (lmax > 0.5) { print "buffer level more than 0.5 ms from target"; bad = 1 }
 		if (r1 != r0) { print "the buffer resynced"; bad = 1 }
-		if (l1 != l0) { print "packets came late"; bad = 1 }
+		if (l1 != l0) { print "packets came late"; bad = (bad ? 1 : 3) }
 		exit bad
-	}' "$samples" || fail "clock recovery did not hold"
+	}' "$samples" || {
+	rc=$?
+	# Late packets alone, with the machine stopped long enough: not ours.
+	if [ "$rc" -eq 3 ]; then
+		case $stall in
+		*" stalls=0 "*) fail "packets came late with no stall of the machine to explain them" ;;
+		*) skip "the host stopped this machine's CPUs for over 15 ms: late packets cannot be told from it ($stall)" ;;
+		esac
+	fi
+	fail "clock recovery did not hold"
+}
 
 # The recording, from the end of the settling time: the tones at stage's
 # rate seen from truck's clock, continuous (no click, no gap).

@@ -50,6 +50,7 @@ lab_node_conf() {
 		[node]
 		name = ${NODE_NAME:-$name}
 		state_dir = $it_dir/$name.state
+		secret_file = ${NODE_SECRET:-$it_dir/network.secret}
 		control = $it_dir/$name.sock
 		port = ${NODE_PORT:-7400}
 		latency_us = ${NODE_LATENCY_US:-10000}

@@ -2,8 +2,9 @@
 # One source, several receivers on separate hosts: a channel two nodes want
 # goes out once, as one multicast flow both join (IGMP, through a snooping
 # switch), instead of once per route; a third receiver joining it disturbs
-# nobody; receivers leave the group when their routes go. Every recording
-# is checked for the tone and for continuity through every change.
+# nobody; receivers leave the group when their routes go, and the flow is
+# re-keyed so that one that left cannot go on listening. Every recording is
+# checked for the tone and for continuity through every change.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lab_lib.sh"
 
@@ -66,10 +67,17 @@ wait_until 10 mcast_flow 3 || fail "mon did not join the multicast flow: $(tx_fl
 echo "$(tx_flows)" | grep -q "\"peer\":\"multicast:$group:" || fail "joining changed the group"
 sleep 2
 
-# Routes go: receivers leave the group.
+# Routes go: receivers leave the group, and the flow gets a key the one
+# that left is not given (it still has the old one).
+key_id() { tx_flows | grep -o '"key_id":[0-9]*' | head -n 1 | cut -d: -f2; }
+key_before=$(key_id)
+[ -n "$key_before" ] || fail "the multicast flow is not sealed: $(tx_flows)"
 t_leave=$(date +%s%N)
 ctl mon route del stage/mic1 mon/in1
 wait_until 10 mcast_flow 2 || fail "mon did not leave: $(tx_flows)"
+wait_until 5 eval '[ "$(key_id)" != "$key_before" ]' ||
+	fail "the flow kept its key after mon left (key $key_before)"
+echo "key $key_before, then $(key_id) after mon left"
 wait_until 15 bash -c "[ \$('$lab_bin' switch '$lab_name' bridge mdb show | grep -c 'grp $group') -eq 2 ]" ||
 	fail "mon's host is still a member of $group: $(lab switch "$lab_name" bridge mdb show)"
 sleep 1

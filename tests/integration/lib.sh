@@ -57,6 +57,10 @@ it_cleanup() {
 trap it_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The test's network: every node it starts holds this secret (NODE_SECRET
+# names another file, for a node that is not a member).
+(umask 077 && "$AOIPCTL" keygen >"$it_dir/network.secret")
+
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
@@ -97,6 +101,7 @@ node_conf() {
 		[node]
 		name = $name
 		state_dir = $it_dir/$name.state
+		secret_file = ${NODE_SECRET:-$it_dir/network.secret}
 		control = $it_dir/$name.sock
 		port = ${NODE_PORT:-0}
 		latency_us = ${NODE_LATENCY_US:-10000}
@@ -116,6 +121,46 @@ node_start() {
 	it_nodes+=("$pid")
 	eval "pid_$name=$pid"
 	wait_until 10 ctl "$name" status || fail "$name did not start"
+}
+
+# stage_tones LOW HIGH [SECTIONS]: the usual sender. stage plays two tones
+# at -6 dBFS, LOW Hz as stage/low and HIGH Hz as stage/high, with the node
+# keys in STAGE_EXTRA and any further SECTIONS.
+stage_tones() {
+	NODE_EXTRA=${STAGE_EXTRA:-} node_conf stage "
+[input.tones]
+type = tone
+channels = 2
+names = low,high
+frequency = $1,$2
+level_dbfs = -6
+
+${3:-}
+"
+	node_start stage
+}
+
+# truck_records [SECTIONS]: the usual receiver. truck has stage as a static
+# peer, the node keys in TRUCK_EXTRA and any further SECTIONS, records
+# truck.wav (ch1, ch2), and routes stage/low -> ch1, stage/high -> ch2.
+# Sets t0: when truck started, where its recording begins.
+truck_records() {
+	NODE_EXTRA=${TRUCK_EXTRA:-} node_conf truck "
+[peer.stage]
+address = 127.0.0.1:$(node_port stage)
+
+[output.rec]
+type = wav
+path = $it_dir/truck.wav
+channels = 2
+
+${1:-}
+"
+	t0=$(date +%s%N)
+	node_start truck
+	wait_until 10 online truck stage || fail "truck does not see stage"
+	ctl truck route add stage/low truck/ch1
+	ctl truck route add stage/high truck/ch2
 }
 
 # node_pid NAME

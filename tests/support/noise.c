@@ -291,24 +291,6 @@ static const char *const rtp_kind_names[RTP_KINDS] = {
     "jump",    "huge", "odd-length", "wrong-pt",
 };
 
-static int parse_kinds(const char *s, unsigned *mask)
-{
-    char list[256];
-    if (strlen(s) >= sizeof(list))
-        return -1;
-    strcpy(list, s);
-    for (char *save = NULL, *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-        int found = -1;
-        for (int i = 0; i < RTP_KINDS; i++)
-            if (strcmp(k, rtp_kind_names[i]) == 0)
-                found = i;
-        if (found < 0)
-            return -1;
-        *mask |= 1u << found;
-    }
-    return *mask ? 0 : -1;
-}
-
 /* The stream the lies pretend to belong to. */
 struct rtp_stream {
     struct netmodel_rng rng;
@@ -928,7 +910,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("--channels wants 1..64, not '%s'", v);
             o->channels = (unsigned)n;
         } else if (strcmp(a, "--only") == 0 && rtp) {
-            if (parse_kinds(v, &o->kinds) != 0)
+            if (tool_parse_names(v, rtp_kind_names, RTP_KINDS, &o->kinds) != 0)
                 return usage_error("--only wants kinds from: version csrc extension padding "
                                    "truncated jump huge odd-length wrong-pt; not '%s'",
                                    v);

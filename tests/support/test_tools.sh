@@ -14,32 +14,7 @@ wavcheck=$1 noise=$2 tonegen=$3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/aoip-tools.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
-failures=0
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-
-# expect CODE NAME CMD...: CMD exits with CODE; its output is kept in $dir/out.
-expect() {
-	local want=$1 name=$2 rc=0
-	shift 2
-	"$@" >"$dir/out" 2>&1 || rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		fail "$name: exit $rc, expected $want"
-		sed 's/^/    /' "$dir/out" >&2
-	else
-		echo "ok: $name"
-	fi
-}
-
-# has NAME PATTERN: the last command's output matches PATTERN.
-has() {
-	if ! grep -qE -- "$2" "$dir/out"; then
-		fail "$1: output lacks /$2/"
-		sed 's/^/    /' "$dir/out" >&2
-	fi
-}
+. "$(dirname "$0")/tool_test_lib.sh"
 
 gen() {
 	"$tonegen" "$dir/$1" "${@:2}"
@@ -147,8 +122,4 @@ expect 2 "an unknown rtp kind" "$noise" rtp 127.0.0.1:9 --only nonsense
 # A hang would end in timeout's 124, not 1.
 expect 1 "lines to a socket that is not there fails" timeout 10 "$noise" lines "$dir/none.sock"
 
-if [ "$failures" -ne 0 ]; then
-	echo "$failures failed" >&2
-	exit 1
-fi
-echo "all passed"
+tool_test_finish "tool checks"

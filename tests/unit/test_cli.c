@@ -385,6 +385,31 @@ static void stats_multicast_flow_says_how_many_joined(void **state)
         "jitter, buffer, target and latency in ms; drift in ppm\n");
 }
 
+static void stats_say_what_is_sealed_and_what_was_refused(void **state)
+{
+    (void)state;
+    assert_rendered(
+        aoipctl_render_stats,
+        "{'flows': [{'direction': 'rx', 'peer': 'stage', 'channels': ['stage/mic1'], "
+        "'encoding': 'L24', 'sealed': true, 'cipher': 'aes-256-gcm', 'key_id': 2, "
+        "'auth_failures': 40, 'replays': 7, 'packet_us': 1000, 'packets': 10, 'lost': 0, "
+        "'late': 0, 'duplicates': 0, 'reordered': 0, 'concealed': 0, 'jitter_ms': 0, "
+        "'buffer_ms': 3, 'target_ms': 3, 'drift_ppm': 0, 'latency_ms': null}], 'dropped': {}, "
+        "'security': {'mode': 'sealed', 'peer_auth_failures': 2, 'plain_flows_refused': 0}}",
+        &plain,
+        "DIR  PEER   ENCODING    PACKET  CHANNELS\n"
+        "  PACKETS  LOST  LATE  DUP  REORD  CONCEAL  JITTER  BUF/TARGET  DRIFT  LATENCY\n"
+        "rx   stage  L24 sealed  1 ms    stage/mic1\n"
+        "       10     0     0    0      0        0    0.00     3.0/3.0   +0.0        -\n"
+        "jitter, buffer, target and latency in ms; drift in ppm\n"
+        "security: sealed; packets that failed to open 40; replayed packets 7; peer "
+        "connections refused 2\n");
+    assert_rendered(aoipctl_render_stats,
+                    "{'flows': [], 'dropped': {}, 'security': {'mode': 'open', "
+                    "'peer_auth_failures': 0, 'plain_flows_refused': 0}}",
+                    &plain, "no flows\nsecurity: open\n");
+}
+
 static void stats_without_flows_or_drops_says_so(void **state)
 {
     (void)state;
@@ -1726,6 +1751,7 @@ int main(void)
         cmocka_unit_test(stats_fit_80_columns),
         cmocka_unit_test(stats_multicast_flow_says_how_many_joined),
         cmocka_unit_test(stats_without_flows_or_drops_says_so),
+        cmocka_unit_test(stats_say_what_is_sealed_and_what_was_refused),
         cmocka_unit_test(meter_table_reads_null_as_minus_infinity),
         cmocka_unit_test(meter_on_a_terminal_draws_rms_bar_and_peak_mark),
         cmocka_unit_test(matrix_of_few_channels_is_one_grid_with_a_legend),

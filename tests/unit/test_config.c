@@ -296,6 +296,51 @@ static void bad_multicast_keys_are_refused(void **state)
                  "node.conf:2: discovery must be yes or no, not 'maybe'");
 }
 
+static void security_keys_parse(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\n");
+    assert_int_equal(cfg.security, CFG_SECURITY_SEALED);
+    assert_int_equal(cfg.rekey_s, 3600);
+    assert_string_equal(cfg.secret_file, "");
+    assert_false(cfg.has_trust);
+    cfg_free(&cfg);
+    parse_ok(&cfg, "[node]\nsecurity = open\nsecret_file = /etc/aoip/net.secret\n"
+                   "rekey_s = 30\ncontrol_group = aoip\n"
+                   "[trust]\nstage = 3f9a1c0e5b7d2a64\ntruck = 77c0aa1200ff3e01\n");
+    assert_int_equal(cfg.security, CFG_SECURITY_OPEN);
+    assert_string_equal(cfg.secret_file, "/etc/aoip/net.secret");
+    assert_int_equal(cfg.rekey_s, 30);
+    assert_string_equal(cfg.control_group, "aoip");
+    assert_true(cfg.has_trust);
+    assert_int_equal(cfg.n_trust, 2);
+    assert_string_equal(cfg.trust[1].label, "truck");
+    assert_string_equal(cfg.trust[1].id, "77c0aa1200ff3e01");
+    cfg_free(&cfg);
+    /* An empty [trust] lets no other node in. */
+    parse_ok(&cfg, "[trust]\n");
+    assert_true(cfg.has_trust);
+    assert_int_equal(cfg.n_trust, 0);
+    cfg_free(&cfg);
+}
+
+static void bad_security_keys_are_refused(void **state)
+{
+    (void)state;
+    expect_error("[node]\nsecurity = maybe\n",
+                 "node.conf:2: security must be sealed or open, not 'maybe'");
+    expect_error("[node]\nrekey_s = 1\n", "node.conf:2: rekey_s must be 2..604800, not '1'");
+    expect_error("[node]\ncontrol_group = a b\n",
+                 "node.conf:2: control_group 'a b' is not a group name");
+    expect_error("[trust]\nstage = 3F9A\n",
+                 "node.conf:2: [trust] stage: '3F9A' is not a node id (16 lowercase hex "
+                 "digits, as aoipctl nodes shows)");
+    expect_error("[trust]\na = 3f9a1c0e5b7d2a64\nb = 3f9a1c0e5b7d2a64\n",
+                 "node.conf:3: [trust] lists 3f9a1c0e5b7d2a64 twice");
+    expect_error("[trust]\n[trust]\n", "node.conf:2: duplicate section [trust] (first at line 1)");
+}
+
 static void unknown_key_is_refused(void **state)
 {
     (void)state;
@@ -312,7 +357,7 @@ static void unknown_section_is_refused(void **state)
 {
     (void)state;
     expect_error("[node]\nport = 1\n[mixer.x]\nchannels = 2\n",
-                 "node.conf:3: unknown section [mixer.x] (there are [node], [peer.X], "
+                 "node.conf:3: unknown section [mixer.x] (there are [node], [trust], [peer.X], "
                  "[input.X], [output.X] and [bus.X])");
 }
 
@@ -1358,6 +1403,8 @@ int main(void)
         cmocka_unit_test(bad_multicast_keys_are_refused),
         cmocka_unit_test(node_name_defaults_to_host_name_cut_at_dot),
         cmocka_unit_test(unknown_key_is_refused),
+        cmocka_unit_test(security_keys_parse),
+        cmocka_unit_test(bad_security_keys_are_refused),
         cmocka_unit_test(unknown_section_is_refused),
         cmocka_unit_test(section_without_name_is_refused),
         cmocka_unit_test(all_digit_section_name_is_refused),

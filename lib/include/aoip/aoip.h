@@ -16,6 +16,7 @@
 #include "mixer.h"
 #include "control.h"
 #include "pcm.h"
+#include "peerchan.h"
 #include "resample.h"
 #include "rtcp.h"
 #include "rtp.h"

@@ -82,6 +82,14 @@ enum aoip_error {
     AOIP_ESEAL_REPLAY = -10083, /* packet index seen before or older than the window */
     AOIP_ESEAL_AUTH = -10084,   /* tag does not verify: forged, damaged or wrong key */
 
+    /* Sealed peer channel (peerchan.h) */
+    AOIP_ECHAN_NOT_AOIP = -10090, /* the first bytes are no aoip HELLO */
+    AOIP_ECHAN_SECRET = -10091,   /* HELLO tag wrong: not a member of this network */
+    AOIP_ECHAN_AUTH = -10092,     /* AUTH missing, malformed or its signature wrong */
+    AOIP_ECHAN_RECORD = -10093,   /* a record failed to open */
+    AOIP_ECHAN_SIZE = -10094,     /* a record longer than AOIP_CHAN_RECORD_MAX */
+    AOIP_ECHAN_STATE = -10095,    /* used in the wrong state (a bug of the caller) */
+
     AOIP_ELAST = -10099
 };
 

@@ -20,8 +20,9 @@
  * and the associated data is every byte before the ciphertext: the RTP
  * header as sent, the key id and the ROC. The cipher is ChaCha20-Poly1305
  * (IETF, RFC 8439) or AES-256-GCM; which one is a parameter of the flow
- * that both ends agree on, it is not on the wire. RTP padding, if any, is
- * part of the plaintext payload; the P bit is read after opening.
+ * that both ends agree on, it is not on the wire. A sealed packet has no
+ * RTP padding (the P bit is 0; a receiver drops one that has it): the
+ * envelope hides the payload's length no better with it.
  *
  * ROC is carried, not guessed as SRTP does (RFC 3711 section 3.3.1):
  * a guess from the highest sequence number seen goes wrong for good once
@@ -67,9 +68,17 @@ struct aoip_seal_key {
     uint8_t id; /* the epoch: changes with every re-key of the flow */
 };
 
+/* AES-256-GCM's expanded key (libsodium's crypto_aead_aes256gcm_state,
+ * opaque here): made once per key, not once per packet. */
+#define AOIP_SEAL_AES_STATE_BYTES 512
+struct aoip_seal_aes {
+    _Alignas(16) unsigned char state[AOIP_SEAL_AES_STATE_BYTES];
+};
+
 struct aoip_seal_tx {
     enum aoip_seal_cipher cipher;
     struct aoip_seal_key key;
+    struct aoip_seal_aes aes; /* key, expanded, with AES-256-GCM */
     bool started;
     uint32_t ssrc;
     int64_t last_index; /* of the last packet sealed */
@@ -78,6 +87,7 @@ struct aoip_seal_tx {
 struct aoip_seal_rx {
     enum aoip_seal_cipher cipher;
     struct aoip_seal_key cur, prev;
+    struct aoip_seal_aes aes_cur, aes_prev; /* expanded, with AES-256-GCM */
     bool has_prev;
     bool started; /* a packet has opened: ssrc and the window are set */
     uint32_t ssrc;
