@@ -507,6 +507,8 @@ static void print_security(FILE *out, const json_t *sec, const json_t *flows)
         { "replayed packets", replays },
         { "peer connections refused", num(sec, "peer_auth_failures") },
         { "plain flows refused", num(sec, "plain_flows_refused") },
+        { "RTCP reports that failed to open", num(sec, "rtcp_auth_failures") },
+        { "RTCP from no peer", num(sec, "rtcp_strays") },
     };
     for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
         if (!isnan(counts[k].n) && counts[k].n > 0)

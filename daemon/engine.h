@@ -124,13 +124,13 @@ static inline bool key_offer(struct key_handover *h, const struct aoip_seal_key 
 }
 
 /* Media thread: the key offered and not taken yet, or NULL; key_taken() after use. */
-static inline const struct aoip_seal_key *key_pending(struct key_handover *h)
+static inline AOIP_RT const struct aoip_seal_key *key_pending(struct key_handover *h)
 {
     uint32_t gen = atomic_load_explicit(&h->gen, memory_order_acquire);
     return gen == atomic_load_explicit(&h->taken, memory_order_relaxed) ? NULL : &h->key;
 }
 
-static inline void key_taken(struct key_handover *h)
+static inline AOIP_RT void key_taken(struct key_handover *h)
 {
     atomic_store_explicit(&h->taken, atomic_load_explicit(&h->gen, memory_order_relaxed),
                           memory_order_release);

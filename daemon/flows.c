@@ -795,17 +795,20 @@ json_t *flows_stats(struct node *n)
         seal_json(o, f->sealed, m, &c);
         json_array_append_new(list, o);
     }
-    json_int_t refused = 0;
-    for (unsigned i = 0; i < n->n_peers; i++)
+    json_int_t refused = 0, rtcp = 0;
+    for (unsigned i = 0; i < n->n_peers; i++) {
         refused += (json_int_t)n->peers[i]->plain_refused;
-    return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}}", "flows", list, "dropped",
-                     "malformed", (json_int_t)atomic_load(&n->engine.dropped_malformed),
+        rtcp += (json_int_t)n->peers[i]->rtcp_failures;
+    }
+    return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I, s:I, s:I}}", "flows", list,
+                     "dropped", "malformed", (json_int_t)atomic_load(&n->engine.dropped_malformed),
                      "unknown_ssrc", (json_int_t)atomic_load(&n->engine.dropped_unknown),
                      "wrong_payload", (json_int_t)atomic_load(&n->engine.dropped_payload),
                      "send_errors", (json_int_t)atomic_load(&n->engine.send_errors), "security",
                      "mode", n->cfg->security == CFG_SECURITY_OPEN ? "open" : "sealed",
                      "peer_auth_failures", (json_int_t)n->peer_auth_failures, "plain_flows_refused",
-                     refused);
+                     refused, "rtcp_auth_failures", rtcp, "rtcp_strays",
+                     (json_int_t)n->rtcp_strays);
 }
 
 void flows_close(struct node *n)

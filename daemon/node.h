@@ -85,6 +85,11 @@ struct peer {
     json_t *sent_set;
     json_t *groups; /* the multicast groups p sends to */
     bool aes;       /* it can open AES-256-GCM (its hello said so) */
+    /* RTCP to and from p, sealed under keys of the connection in use
+     * (peer_rtcp_keys), and what failed to open. */
+    struct aoip_seal_ctl rtcp_tx, rtcp_rx;
+    const struct conn *rtcp_conn;
+    uint64_t rtcp_failures;
     /* Flows p announced in plain RTP, refused because this node is sealed. */
     uint64_t plain_refused;
 };
@@ -153,6 +158,8 @@ struct node {
     /* Peer connections refused: a wrong secret or identity, an untrusted
      * node, a stranger's bytes. */
     uint64_t peer_auth_failures;
+    /* RTCP datagrams from no peer's RTCP port. */
+    uint64_t rtcp_strays;
     char session[NODE_ID_LEN + 1]; /* random for each start of the process */
     int64_t start_ns;
     uint32_t period_frames;
@@ -248,6 +255,8 @@ void peers_tick(struct node *n);
 /* Forward a request object to peer p; done(response) is called once. */
 void peer_forward(struct node *n, struct peer *p, json_t *msg, struct request *r);
 bool peer_online(const struct peer *p);
+/* RTCP keys for p, from the connection in use: false while there is none. */
+bool peer_rtcp_keys(struct peer *p);
 /* Send one message to p (takes msg); dropped when p is not connected. */
 void peer_send_json(struct peer *p, json_t *msg);
 /* Tell p which of its channels this node needs (sends flows.want if changed). */

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "flows.h"
 #include "log.h"
 #include "node.h"
@@ -101,6 +103,27 @@ bool peer_online(const struct peer *p)
 {
     return p->conn && p->conn->hello_seen && !p->conn->closing &&
            p->sample_rate == p->node->cfg->sample_rate;
+}
+
+bool peer_rtcp_keys(struct peer *p)
+{
+    uint8_t tx[AOIP_SEAL_KEY_BYTES], rx[AOIP_SEAL_KEY_BYTES];
+    const struct conn *c = p->conn;
+
+    if (!peer_online(p))
+        return false;
+    if (p->rtcp_conn == c)
+        return true;
+    /* A new connection: new keys, counters from 0 both ways. */
+    if (aoip_chan_export(&c->chan, "rtcp", true, tx) < 0 ||
+        aoip_chan_export(&c->chan, "rtcp", false, rx) < 0)
+        return false;
+    aoip_seal_ctl_init(&p->rtcp_tx, tx);
+    aoip_seal_ctl_init(&p->rtcp_rx, rx);
+    sodium_memzero(tx, sizeof tx);
+    sodium_memzero(rx, sizeof rx);
+    p->rtcp_conn = c;
+    return true;
 }
 
 bool peer_address(const struct peer *p, struct sockaddr_in *out)

@@ -9,7 +9,9 @@
  * (exact where both wall clocks agree, as on one machine or under PTP).
  *
  * All of it runs on the control thread, from the counters the media thread
- * publishes; RTCP never touches the media path.
+ * publishes; RTCP never touches the media path. It travels sealed, under
+ * keys of the peer connection (proto/security.md, "RTCP"): a report that
+ * does not open, or comes from no peer, is counted and ignored.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,31 +41,37 @@ static void on_send(uv_udp_send_t *req, int status)
     free(req);
 }
 
-static void send_to(struct node *n, const struct sockaddr_in *to, const uint8_t *buf, size_t len)
+/* Seal buf for peer p and send it to its RTCP port. */
+static void send_to(struct node *n, struct peer *p, const uint8_t *buf, size_t len)
 {
+    struct sockaddr_in to;
     uv_udp_send_t *req = malloc(sizeof(*req));
-    char *copy = malloc(len);
-    if (!req || !copy) {
+    uint8_t *sealed = malloc(len + AOIP_SEAL_RTCP_OVERHEAD);
+    int sl = -1;
+
+    if (req && sealed && peer_address(p, &to))
+        sl = aoip_seal_ctl_seal(&p->rtcp_tx, buf, len, sealed, len + AOIP_SEAL_RTCP_OVERHEAD);
+    if (sl < 0) {
         free(req);
-        free(copy);
+        free(sealed);
         return;
     }
-    memcpy(copy, buf, len);
-    req->data = copy;
-    uv_buf_t b = uv_buf_init(copy, (unsigned)len);
-    if (uv_udp_send(req, &n->rtcp, &b, 1, (const struct sockaddr *)to, on_send) < 0) {
-        free(copy);
+    to.sin_port = htons(p->rtcp_port);
+    req->data = sealed;
+    uv_buf_t b = uv_buf_init((char *)sealed, (unsigned)sl);
+    if (uv_udp_send(req, &n->rtcp, &b, 1, (const struct sockaddr *)&to, on_send) < 0) {
+        free(sealed);
         free(req);
     }
 }
 
-static bool rtcp_address(struct node *n, const char *peer_id, struct sockaddr_in *to)
+/* The peer RTCP for a flow goes to, with its keys ready; NULL when none can. */
+static struct peer *rtcp_peer(struct node *n, const char *peer_id)
 {
     struct peer *p = node_peer_by_id(n, peer_id);
-    if (!p || !peer_online(p) || !p->rtcp_port || !peer_address(p, to))
-        return false;
-    to->sin_port = htons(p->rtcp_port);
-    return true;
+    if (!p || !p->rtcp_port || !peer_rtcp_keys(p))
+        return NULL;
+    return p;
 }
 
 static int append_cname(struct node *n, uint8_t *buf, size_t cap, uint32_t ssrc)
@@ -77,10 +85,10 @@ static void send_sr(struct node *n, struct tx_flow *f)
 {
     struct flow_meta *m = f->owner;
     struct flow_counters c;
-    struct sockaddr_in to;
+    struct peer *p;
     uint8_t buf[RTCP_MAX];
 
-    if (!m->peer_id[0] || !rtcp_address(n, m->peer_id, &to))
+    if (!m->peer_id[0] || !(p = rtcp_peer(n, m->peer_id)))
         return;
     tx_flow_read(f, &c);
     if (c.clock_wall_ns == 0)
@@ -94,17 +102,17 @@ static void send_sr(struct node *n, struct tx_flow *f)
         return;
     int more = append_cname(n, buf + len, sizeof(buf) - (size_t)len, f->ssrc);
     if (more > 0)
-        send_to(n, &to, buf, (size_t)len + (size_t)more);
+        send_to(n, p, buf, (size_t)len + (size_t)more);
 }
 
 static void send_rr(struct node *n, struct rx_flow *f)
 {
     struct flow_meta *m = f->owner;
     struct flow_counters c;
-    struct sockaddr_in to;
+    struct peer *p;
     uint8_t buf[RTCP_MAX];
 
-    if (f->any_ssrc || !m->peer_id[0] || !rtcp_address(n, m->peer_id, &to))
+    if (f->any_ssrc || !m->peer_id[0] || !(p = rtcp_peer(n, m->peer_id)))
         return;
     rx_flow_read(f, &c);
     /* Section 6.4.1 and appendix A.3: loss since the last report, in 1/256. */
@@ -130,7 +138,7 @@ static void send_rr(struct node *n, struct rx_flow *f)
         return;
     int more = append_cname(n, buf + len, sizeof(buf) - (size_t)len, n->rtcp_ssrc);
     if (more > 0)
-        send_to(n, &to, buf, (size_t)len + (size_t)more);
+        send_to(n, p, buf, (size_t)len + (size_t)more);
 }
 
 void rtcp_tick(struct node *n)
@@ -191,11 +199,31 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     struct node *n = h->data;
     struct aoip_rtcp_iter it;
     struct aoip_rtcp_packet pkt;
+    uint8_t plain[RTCP_MAX];
 
-    (void)from;
-    if (nread <= 0 || (flags & UV_UDP_PARTIAL))
+    if (nread <= 0 || (flags & UV_UDP_PARTIAL) || !from || from->sa_family != AF_INET)
         return;
-    if (aoip_rtcp_validate(&it, (const uint8_t *)buf->base, (size_t)nread) != 0)
+    /* Only a peer's RTCP, from its RTCP port, sealed under its keys. */
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+    struct peer *p = NULL;
+    for (unsigned i = 0; i < n->n_peers && !p; i++) {
+        struct sockaddr_in a;
+        struct peer *q = n->peers[i];
+        if (q->rtcp_port == ntohs(sin->sin_port) && peer_address(q, &a) &&
+            a.sin_addr.s_addr == sin->sin_addr.s_addr)
+            p = q;
+    }
+    if (!p || !peer_rtcp_keys(p)) {
+        n->rtcp_strays++;
+        return;
+    }
+    int len = aoip_seal_ctl_open(&p->rtcp_rx, (const uint8_t *)buf->base, (size_t)nread, plain,
+                                 sizeof plain);
+    if (len < 0) {
+        p->rtcp_failures++;
+        return;
+    }
+    if (aoip_rtcp_validate(&it, plain, (size_t)len) != 0)
         return;
     while (aoip_rtcp_next(&it, &pkt) == 1) {
         if (pkt.type == AOIP_RTCP_SR) {

@@ -559,6 +559,21 @@ int aoip_chan_seal(struct aoip_chan *c, const void *msg, size_t len, uint8_t *ou
     return (int)seal_record(c, msg, len, out);
 }
 
+int aoip_chan_export(const struct aoip_chan *c, const char *label, bool outbound, uint8_t out[32])
+{
+    static const char ctx[] = "aoip export v1";
+    crypto_generichash_state st;
+
+    if (c->state != AOIP_CHAN_OPEN)
+        return AOIP_ECHAN_STATE;
+    crypto_generichash_init(&st, outbound ? c->tx_key : c->rx_key, 32, 32);
+    crypto_generichash_update(&st, (const uint8_t *)ctx, sizeof ctx - 1);
+    crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
+    crypto_generichash_final(&st, out, 32);
+    sodium_memzero(&st, sizeof st);
+    return 0;
+}
+
 void aoip_chan_clear(struct aoip_chan *c)
 {
     free_input(c);

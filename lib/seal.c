@@ -71,8 +71,8 @@ AOIP_RT void aoip_seal_nonce(uint8_t nonce[AOIP_SEAL_NONCE_BYTES], uint32_t ssrc
 }
 
 /* Expand key for AES-256-GCM; nothing to do for ChaCha20-Poly1305. */
-static void expand(enum aoip_seal_cipher cipher, struct aoip_seal_aes *aes,
-                   const struct aoip_seal_key *key)
+static AOIP_RT void expand(enum aoip_seal_cipher cipher, struct aoip_seal_aes *aes,
+                           const struct aoip_seal_key *key)
 {
     if (cipher == AOIP_SEAL_AES256GCM)
         crypto_aead_aes256gcm_beforenm((crypto_aead_aes256gcm_state *)aes->state, key->bytes);
@@ -93,7 +93,7 @@ int aoip_seal_tx_init(struct aoip_seal_tx *tx, enum aoip_seal_cipher cipher,
     return 0;
 }
 
-int aoip_seal_tx_rekey(struct aoip_seal_tx *tx, const struct aoip_seal_key *key)
+AOIP_RT int aoip_seal_tx_rekey(struct aoip_seal_tx *tx, const struct aoip_seal_key *key)
 {
     if (key->id == tx->key.id)
         return -EINVAL;
@@ -174,7 +174,7 @@ int aoip_seal_rx_init(struct aoip_seal_rx *rx, enum aoip_seal_cipher cipher,
     return 0;
 }
 
-int aoip_seal_rx_rekey(struct aoip_seal_rx *rx, const struct aoip_seal_key *key)
+AOIP_RT int aoip_seal_rx_rekey(struct aoip_seal_rx *rx, const struct aoip_seal_key *key)
 {
     if (key->id == rx->cur.id)
         return -EINVAL;
@@ -296,4 +296,53 @@ AOIP_RT int aoip_seal_rx_open(struct aoip_seal_rx *rx, uint8_t *pkt, size_t len,
 void aoip_seal_rx_clear(struct aoip_seal_rx *rx)
 {
     sodium_memzero(rx, sizeof *rx);
+}
+
+void aoip_seal_ctl_init(struct aoip_seal_ctl *s, const uint8_t key[AOIP_SEAL_KEY_BYTES])
+{
+    memcpy(s->key, key, AOIP_SEAL_KEY_BYTES);
+    s->next = 0;
+}
+
+static void ctl_nonce(uint8_t nonce[AOIP_SEAL_NONCE_BYTES], uint64_t counter)
+{
+    memcpy(nonce, "RTCP", 4);
+    for (int i = 0; i < 8; i++)
+        nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+int aoip_seal_ctl_seal(struct aoip_seal_ctl *s, const uint8_t *in, size_t len, uint8_t *out,
+                       size_t cap)
+{
+    uint8_t nonce[AOIP_SEAL_NONCE_BYTES];
+    unsigned long long maclen = 0;
+
+    if (cap < AOIP_SEAL_RTCP_OVERHEAD || cap - AOIP_SEAL_RTCP_OVERHEAD < len || len > INT32_MAX / 2)
+        return -ENOSPC;
+    aoip__put_be32(out, (uint32_t)(s->next >> 32));
+    aoip__put_be32(out + 4, (uint32_t)s->next);
+    ctl_nonce(nonce, s->next);
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out + 8, out + 8 + len, &maclen, in, len,
+                                                       out, 8, NULL, nonce, s->key);
+    s->next++;
+    return (int)(len + AOIP_SEAL_RTCP_OVERHEAD);
+}
+
+int aoip_seal_ctl_open(struct aoip_seal_ctl *s, const uint8_t *in, size_t len, uint8_t *out,
+                       size_t cap)
+{
+    uint8_t nonce[AOIP_SEAL_NONCE_BYTES];
+
+    if (len < AOIP_SEAL_RTCP_OVERHEAD || len > INT32_MAX || cap < len - AOIP_SEAL_RTCP_OVERHEAD)
+        return AOIP_ESEAL_SHORT;
+    uint64_t counter = ((uint64_t)aoip__get_be32(in) << 32) | aoip__get_be32(in + 4);
+    size_t ct_len = len - AOIP_SEAL_RTCP_OVERHEAD;
+    if (counter < s->next)
+        return AOIP_ESEAL_REPLAY;
+    ctl_nonce(nonce, counter);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+            out, NULL, in + 8, ct_len, in + 8 + ct_len, in, 8, nonce, s->key) != 0)
+        return AOIP_ESEAL_AUTH;
+    s->next = counter + 1;
+    return (int)ct_len;
 }

@@ -8,7 +8,8 @@
  * raises exactly its counter and leaves the window alone; an opened one
  * returns its payload length and the same bytes again are a replay. A
  * broken promise aborts, so libFuzzer and the replay driver both see it as
- * a crash.
+ * a crash. The same bytes go to a sealed-RTCP receiver too (key 0x43...):
+ * refused with a code and the counter unmoved, or opened once.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +45,24 @@ static uint64_t failures(const struct aoip_seal_rx *rx)
     return rx->auth_failures + rx->replays + rx->unknown_key + rx->wrong_ssrc + rx->malformed;
 }
 
+static void open_rtcp(const uint8_t *data, size_t size)
+{
+    static uint8_t out[MAX_PACKET];
+    uint8_t key[AOIP_SEAL_KEY_BYTES];
+    struct aoip_seal_ctl ctl;
+
+    memset(key, 0x43, sizeof key);
+    aoip_seal_ctl_init(&ctl, key);
+    int ret = aoip_seal_ctl_open(&ctl, data, size, out, sizeof out);
+    if (ret < 0) {
+        check(ret == AOIP_ESEAL_SHORT || ret == AOIP_ESEAL_REPLAY || ret == AOIP_ESEAL_AUTH);
+        check(ctl.next == 0);
+        return;
+    }
+    check((size_t)ret == size - AOIP_SEAL_RTCP_OVERHEAD && ctl.next >= 1);
+    check(aoip_seal_ctl_open(&ctl, data, size, out, sizeof out) == AOIP_ESEAL_REPLAY);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t pkt[MAX_PACKET];
@@ -66,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(aoip_seal_rx_init(&rx, AOIP_SEAL_CHACHA20POLY1305, &k1) == 0);
     check(aoip_seal_rx_rekey(&rx, &k2) == 0);
 
+    open_rtcp(data, size);
     hdr = header_len(data, size);
     memcpy(pkt, data, size);
     before = rx;

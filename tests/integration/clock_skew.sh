@@ -10,11 +10,11 @@
 # it at 997 Hz and 50 dB at 10 kHz (the same timing error, 20 dB apart: a
 # phase error grows with frequency); a click or a dropped frame reads near
 # 0 dB.
-# The buffer is 20 ms: this test is about clocks, not about how low the
-# latency can go (latency.sh is), and this VM's host stops its CPUs for up
-# to 15 ms now and then (tests/support/stallmon.c), which would make a
-# packet late through any smaller buffer. Late packets fail the test unless
-# aoip-stallmon saw the machine stop long enough to explain them.
+# This VM's host stops its CPUs for 2-15 ms now and then (tests/support/
+# stallmon.c), which makes a packet late through a 5 ms buffer whatever the
+# clocks do. Late packets fail the test unless aoip-stallmon saw the
+# machine stop for 3 ms or more (a 1 ms packet in a 5 ms buffer, with a
+# period of margin) in the same minute; then it reports itself skipped.
 . "$(dirname "$0")/lib.sh"
 
 seconds=${AOIP_SKEW_SECONDS:-60}
@@ -24,7 +24,7 @@ if [ -n "${AOIP_SANITIZED:-}" ]; then
 fi
 settle=15 # seconds to lock (the fast start takes 2-3), then measure
 
-NODE_LATENCY_US=20000
+NODE_LATENCY_US=5000
 STAGE_EXTRA="clock_skew_ppm = 250" stage_tones 997 10000
 TRUCK_EXTRA="clock_skew_ppm = -250" truck_records
 t_routed=$((($(date +%s%N) - t0) / 1000000))
@@ -41,7 +41,7 @@ sample() {
 
 samples=$it_dir/samples.txt
 : >"$samples"
-"$STALLMON" "$seconds" 15 >"$it_dir/stalls.txt" &
+"$STALLMON" "$seconds" 3 >"$it_dir/stalls.txt" &
 mon=$!
 it_pids+=("$mon")
 for ((s = 1; s <= seconds; s++)); do
@@ -79,7 +79,7 @@ awk -v truth="$truth" -v settle="$settle" '
 	if [ "$rc" -eq 3 ]; then
 		case $stall in
 		*" stalls=0 "*) fail "packets came late with no stall of the machine to explain them" ;;
-		*) skip "the host stopped this machine's CPUs for over 15 ms: late packets cannot be told from it ($stall)" ;;
+		*) skip "the host stopped this machine's CPUs for over 3 ms: late packets cannot be told from it ($stall)" ;;
 		esac
 	fi
 	fail "clock recovery did not hold"

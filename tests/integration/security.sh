@@ -117,6 +117,19 @@ ctl truck stats
 late=$(rx_sum truck late)
 lost=$(rx_sum truck lost)
 
+# RTCP is sealed too: a capture of stage's reports to truck, replayed from
+# elsewhere, is refused; truck goes on taking stage's reports (it knows the
+# flow's latency from them).
+truck_rtcp=$(ctl truck --json status | json_num rtcp_port)
+"$ATTACK" capture --port "$truck_rtcp" --seconds 3 --out "$it_dir/rtcp.cap"
+strays0=$(security_num truck rtcp_strays)
+"$ATTACK" replay --in "$it_dir/rtcp.cap" --to "127.0.0.1:$truck_rtcp" --times 3
+sleep 1
+strays1=$(security_num truck rtcp_strays)
+[ "$strays1" -gt "$strays0" ] || fail "replayed RTCP was not refused"
+ctl truck --json stats | tr -d ' \n' | grep -q '"latency_ms":[0-9]' ||
+	fail "truck has no latency from stage's sealed RTCP"
+
 # The open pair: plain RTP, which a capture reads and a sealed node refuses.
 NODE_EXTRA="security = open" node_conf ostage "
 [input.tone]

@@ -411,6 +411,36 @@ static void both_fail_on_secret(const uint8_t *secret_b)
     end_free(b);
 }
 
+/* Exported keys: one end's outbound is the other's inbound, per label; none before OPEN. */
+static void chan_export_matches_across_ends(void **state)
+{
+    struct end *a, *b;
+    uint8_t a_out[32], a_in[32], b_out[32], b_in[32], other[32], again[32];
+    (void)state;
+
+    a = end_new(true, secret, &id_a);
+    assert_int_equal(aoip_chan_export(&a->chan, "rtcp", true, a_out), AOIP_ECHAN_STATE);
+    end_free(a);
+    open_pair(&a, &b);
+    assert_int_equal(aoip_chan_export(&a->chan, "rtcp", true, a_out), 0);
+    assert_int_equal(aoip_chan_export(&a->chan, "rtcp", false, a_in), 0);
+    assert_int_equal(aoip_chan_export(&b->chan, "rtcp", true, b_out), 0);
+    assert_int_equal(aoip_chan_export(&b->chan, "rtcp", false, b_in), 0);
+    assert_memory_equal(a_out, b_in, 32);
+    assert_memory_equal(b_out, a_in, 32);
+    assert_memory_not_equal(a_out, a_in, 32);
+    assert_int_equal(aoip_chan_export(&a->chan, "other", true, other), 0);
+    assert_memory_not_equal(a_out, other, 32);
+    end_free(a);
+    end_free(b);
+    /* A new session: new keys. */
+    open_pair(&a, &b);
+    assert_int_equal(aoip_chan_export(&a->chan, "rtcp", true, again), 0);
+    assert_memory_not_equal(a_out, again, 32);
+    end_free(a);
+    end_free(b);
+}
+
 static void chan_wrong_secret_fails_both_sides(void **state)
 {
     (void)state;
@@ -1210,6 +1240,7 @@ int main(void)
         cmocka_unit_test(chan_messages_flow_both_ways_in_order),
         cmocka_unit_test(chan_wire_layout_matches_spec),
         cmocka_unit_test(chan_wrong_secret_fails_both_sides),
+        cmocka_unit_test(chan_export_matches_across_ends),
         cmocka_unit_test(chan_missing_secret_fails_both_sides),
         cmocka_unit_test(chan_non_aoip_stream_refused),
         cmocka_unit_test(chan_wrong_magic_refused_at_its_first_wrong_byte),

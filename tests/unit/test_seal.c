@@ -585,6 +585,51 @@ static void seal_opens_after_outage_of_many_wraps(void **state)
     assert_int_equal(rx.highest, 300001);
 }
 
+/* Sealed RTCP: opens in order once, nothing else does. */
+static void seal_rtcp_opens_in_order_only(void **state)
+{
+    struct aoip_seal_ctl tx, rx, wrong;
+    uint8_t key[AOIP_SEAL_KEY_BYTES], other[AOIP_SEAL_KEY_BYTES];
+    uint8_t rtcp[52], sealed[3][52 + AOIP_SEAL_RTCP_OVERHEAD], out[64];
+    (void)state;
+
+    randombytes_buf(key, sizeof key);
+    randombytes_buf(other, sizeof other);
+    for (size_t i = 0; i < sizeof rtcp; i++)
+        rtcp[i] = (uint8_t)(i * 7 + 1);
+    aoip_seal_ctl_init(&tx, key);
+    aoip_seal_ctl_init(&rx, key);
+    aoip_seal_ctl_init(&wrong, other);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(aoip_seal_ctl_seal(&tx, rtcp, sizeof rtcp, sealed[k], sizeof sealed[k]),
+                         (int)sizeof sealed[k]);
+    assert_int_equal(aoip_seal_ctl_seal(&tx, rtcp, sizeof rtcp, out, sizeof rtcp + 23), -ENOSPC);
+    /* The compound is not in the clear. */
+    assert_memory_not_equal(sealed[0] + 8, rtcp, sizeof rtcp);
+    assert_int_equal(aoip_seal_ctl_open(&wrong, sealed[0], sizeof sealed[0], out, sizeof out),
+                     AOIP_ESEAL_AUTH);
+    assert_int_equal(aoip_seal_ctl_open(&rx, sealed[1], sizeof sealed[1], out, sizeof out),
+                     (int)sizeof rtcp);
+    assert_memory_equal(out, rtcp, sizeof rtcp);
+    /* Replayed, and older than the last opened. */
+    assert_int_equal(aoip_seal_ctl_open(&rx, sealed[1], sizeof sealed[1], out, sizeof out),
+                     AOIP_ESEAL_REPLAY);
+    assert_int_equal(aoip_seal_ctl_open(&rx, sealed[0], sizeof sealed[0], out, sizeof out),
+                     AOIP_ESEAL_REPLAY);
+    /* Every bit matters: counter, ciphertext, tag. */
+    for (size_t bit = 0; bit < 8 * sizeof sealed[2]; bit++) {
+        uint8_t t[sizeof sealed[2]];
+        memcpy(t, sealed[2], sizeof t);
+        t[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_true(aoip_seal_ctl_open(&rx, t, sizeof t, out, sizeof out) < 0);
+    }
+    assert_int_equal(
+        aoip_seal_ctl_open(&rx, sealed[2], AOIP_SEAL_RTCP_OVERHEAD - 1, out, sizeof out),
+        AOIP_ESEAL_SHORT);
+    assert_int_equal(aoip_seal_ctl_open(&rx, sealed[2], sizeof sealed[2], out, sizeof out),
+                     (int)sizeof rtcp);
+}
+
 static void seal_error_texts_name_the_cause(void **state)
 {
     (void)state;
@@ -621,6 +666,7 @@ int main(void)
         cmocka_unit_test(seal_other_ssrc_refused),
         cmocka_unit_test(seal_opens_after_outage_of_many_wraps),
         cmocka_unit_test(seal_error_texts_name_the_cause),
+        cmocka_unit_test(seal_rtcp_opens_in_order_only),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -155,6 +155,17 @@ AOIP_API int aoip_chan_feed(struct aoip_chan *c, const uint8_t *data, size_t len
 AOIP_API int aoip_chan_seal(struct aoip_chan *c, const void *msg, size_t len, uint8_t *out,
                             size_t cap);
 
+/*
+ * A key for other traffic between the two ends of an OPEN channel, one
+ * per direction and label: outbound for what this end sends, inbound for
+ * what it receives (this end's outbound key is the other end's inbound
+ * key for the same label). BLAKE2b-256 keyed with the direction's record
+ * key, over "aoip export v1" and label. Returns 0, or AOIP_ECHAN_STATE
+ * before the channel is open.
+ */
+AOIP_API int aoip_chan_export(const struct aoip_chan *c, const char *label, bool outbound,
+                              uint8_t out[32]);
+
 /* Wipe the keys and free the input buffer. */
 AOIP_API void aoip_chan_clear(struct aoip_chan *c);
 

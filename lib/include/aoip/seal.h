@@ -137,7 +137,7 @@ AOIP_API int aoip_seal_tx_init(struct aoip_seal_tx *tx, enum aoip_seal_cipher ci
  * not start the sequence again. Returns 0, or -EINVAL if the key has the
  * id of the current one (the receiver could not tell them apart).
  */
-AOIP_API int aoip_seal_tx_rekey(struct aoip_seal_tx *tx, const struct aoip_seal_key *key);
+AOIP_API AOIP_RT int aoip_seal_tx_rekey(struct aoip_seal_tx *tx, const struct aoip_seal_key *key);
 
 /*
  * Seal in place the RTP packet pkt: its header (hdr_len bytes, at least the
@@ -168,7 +168,7 @@ AOIP_API int aoip_seal_rx_init(struct aoip_seal_rx *rx, enum aoip_seal_cipher ci
  * the one before is forgotten. The window, the SSRC and the counters stay.
  * Returns 0, or -EINVAL if the key has the id of the current one.
  */
-AOIP_API int aoip_seal_rx_rekey(struct aoip_seal_rx *rx, const struct aoip_seal_key *key);
+AOIP_API AOIP_RT int aoip_seal_rx_rekey(struct aoip_seal_rx *rx, const struct aoip_seal_key *key);
 
 /*
  * Open in place the sealed packet pkt[0..len) whose RTP header takes
@@ -189,6 +189,45 @@ AOIP_API AOIP_RT int aoip_seal_rx_open(struct aoip_seal_rx *rx, uint8_t *pkt, si
 
 /* Forget the keys. */
 AOIP_API void aoip_seal_rx_clear(struct aoip_seal_rx *rx);
+
+/*
+ * Sealed RTCP: a whole compound RTCP packet as one ChaCha20-Poly1305 (IETF)
+ * message under a key of one direction between two nodes (in aoipd, a key
+ * exported from their peer channel), which a receiver takes in order only:
+ *
+ *   counter (8, big-endian) | ciphertext of the compound | tag (16)
+ *
+ * The counter is associated data and counts the packets sealed under the
+ * key from 0; the nonce is "RTCP" then the counter, 8 bytes little-endian.
+ * A receiver accepts a counter only above the last it opened, so a replay
+ * or an old packet fails; RTCP is a packet a second, and a late one is
+ * worth nothing.
+ */
+#define AOIP_SEAL_RTCP_OVERHEAD (8 + AOIP_SEAL_TAG_BYTES)
+
+struct aoip_seal_ctl {
+    uint8_t key[AOIP_SEAL_KEY_BYTES];
+    uint64_t next; /* sender: the next counter; receiver: the lowest it takes */
+};
+
+/* Start one direction with key; counters from 0. */
+AOIP_API void aoip_seal_ctl_init(struct aoip_seal_ctl *s, const uint8_t key[AOIP_SEAL_KEY_BYTES]);
+
+/*
+ * Seal in[0..len) into out (cap bytes, at least len + AOIP_SEAL_RTCP_OVERHEAD).
+ * Returns the sealed length or -ENOSPC.
+ */
+AOIP_API int aoip_seal_ctl_seal(struct aoip_seal_ctl *s, const uint8_t *in, size_t len,
+                                uint8_t *out, size_t cap);
+
+/*
+ * Open in[0..len) into out (cap bytes, at least len - AOIP_SEAL_RTCP_OVERHEAD).
+ * Returns the plaintext's length, or AOIP_ESEAL_SHORT, AOIP_ESEAL_REPLAY (a
+ * counter not above the last opened) or AOIP_ESEAL_AUTH; nothing is
+ * written to out then, and the counter does not move.
+ */
+AOIP_API int aoip_seal_ctl_open(struct aoip_seal_ctl *s, const uint8_t *in, size_t len,
+                                uint8_t *out, size_t cap);
 
 #ifdef __cplusplus
 }
