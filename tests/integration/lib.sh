@@ -214,6 +214,27 @@ clocks_locked() {
 	[ -n "$flows" ] && ! echo "$flows" | grep -v -q '"clock":"locked"'
 }
 
+# stallmon_start SECONDS: watch, beside the test, for stops of this machine
+# of 3 ms or more (a VM's host stops its CPUs for 2-15 ms now and then:
+# tests/support/stallmon.c); stallmon_result waits for the watch to end and
+# prints its line, and sets stalls to how many stops it saw.
+stallmon_start() {
+	"$STALLMON" "$1" 3 >"$it_dir/stalls.txt" &
+	stallmon_pid=$!
+	it_pids+=("$stallmon_pid")
+}
+stallmon_result() {
+	wait "$stallmon_pid" || true
+	stall=$(cat "$it_dir/stalls.txt")
+	stalls=$(echo "$stall" | sed -n 's/.* stalls=\([0-9]*\) .*/\1/p')
+	stalls=${stalls:-0}
+	echo "the machine: $stall"
+}
+# A stop of the machine may cost this much of a recording: a receiver that
+# stood still for 8 ms plays the next 100-200 ms a little bent while its
+# clock recovery settles again (seen at -70 dB).
+STALL_GAP_MS=250
+
 # ms_since T0: milliseconds since a date +%s%N stamp.
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
