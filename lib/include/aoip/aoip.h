@@ -14,6 +14,7 @@
 #include "jitter.h"
 #include "latency.h"
 #include "mixer.h"
+#include "opus.h"
 #include "control.h"
 #include "pcm.h"
 #include "peerchan.h"
