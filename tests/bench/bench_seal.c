@@ -205,23 +205,6 @@ static const char *cipher_name(enum aoip_seal_cipher c)
     return c == AOIP_SEAL_AES256GCM ? "AES-256-GCM" : "ChaCha20-Poly1305";
 }
 
-static void cpu_model(char *out, size_t n)
-{
-    char line[256];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    snprintf(out, n, "unknown CPU");
-    while (f && fgets(line, sizeof(line), f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            line[strcspn(line, "\n")] = '\0';
-            snprintf(out, n, "%s", colon + 2);
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-}
-
 int main(void)
 {
     static struct bench b;
@@ -237,7 +220,7 @@ int main(void)
         die("libsodium does not start");
     if (aoip_seal_cipher_available(AOIP_SEAL_AES256GCM))
         nciphers = 2;
-    cpu_model(cpu, sizeof(cpu));
+    bench_cpu_model(cpu, sizeof(cpu));
     printf("sealing 1 ms L24 packets at 48 kHz: ns per packet, best of %d runs\n", RUNS);
     printf("libsodium %s on %s; AES-256-GCM %s\n\n", sodium_version_string(), cpu,
            nciphers == 2 ? "in hardware" : "not available on this CPU");

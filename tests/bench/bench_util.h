@@ -13,6 +13,8 @@
 #error "define _POSIX_C_SOURCE (200809L) before the first #include"
 #endif
 
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /*
@@ -24,6 +26,24 @@ static inline double bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The CPU's model name from /proc/cpuinfo into out, for the figures' heading. */
+static inline void bench_cpu_model(char *out, size_t n)
+{
+    char line[256];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    snprintf(out, n, "unknown CPU");
+    while (f && fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, n, "%s", colon + 2);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
 }
 
 #endif
