@@ -67,8 +67,7 @@ struct target {
 struct conn {
     struct node *node;
     uv_tcp_t tcp;
-    struct aoip_chan chan;
-    bool chan_started;
+    struct aoip_chan chan; /* zeroed by calloc: clearing it is safe before init */
     bool outgoing;
     struct target *target;
     struct peer *peer; /* set by its hello */
@@ -134,24 +133,33 @@ bool peer_address(const struct peer *p, struct sockaddr_in *out)
     return true;
 }
 
-/* Queue bytes on the connection (a copy); cut off a peer that does not read. */
-static void conn_write(struct conn *c, const uint8_t *bytes, size_t len)
+/* Queue buf (taken: freed here or once written); cut off a peer that does not read. */
+static void conn_queue(struct conn *c, uint8_t *buf, size_t len)
 {
-    if (c->closing)
+    if (c->closing) {
+        free(buf);
         return;
+    }
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > PEER_MAX_QUEUED) {
         log_warn("peer %s: does not read what it is sent; disconnecting", c->remote_text);
+        free(buf);
         conn_close(c);
         return;
     }
-    char *copy = malloc(len);
+    if (node_write_line((uv_stream_t *)&c->tcp, (char *)buf, len) < 0)
+        conn_close(c);
+}
+
+/* Queue a copy of bytes (what the channel itself sends: HELLO, AUTH). */
+static void conn_write(struct conn *c, const uint8_t *bytes, size_t len)
+{
+    uint8_t *copy = malloc(len);
     if (!copy) {
         conn_close(c);
         return;
     }
     memcpy(copy, bytes, len);
-    if (node_write_line((uv_stream_t *)&c->tcp, copy, len) < 0)
-        conn_close(c);
+    conn_queue(c, copy, len);
 }
 
 /* One message, sealed as one record. Nothing goes out before the channel is open. */
@@ -177,14 +185,7 @@ static void conn_send(struct conn *c, json_t *msg)
         conn_close(c);
         return;
     }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > PEER_MAX_QUEUED) {
-        log_warn("peer %s: does not read what it is sent; disconnecting", c->remote_text);
-        free(rec);
-        conn_close(c);
-        return;
-    }
-    if (node_write_line((uv_stream_t *)&c->tcp, (char *)rec, (size_t)rl) < 0)
-        conn_close(c);
+    conn_queue(c, rec, (size_t)rl);
 }
 
 void peer_send_json(struct peer *p, json_t *msg)
@@ -766,8 +767,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void on_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
-    if (c->chan_started)
-        aoip_chan_clear(&c->chan);
+    aoip_chan_clear(&c->chan);
     free(c);
 }
 
@@ -851,7 +851,6 @@ static void conn_started(struct conn *c)
         conn_close(c);
         return;
     }
-    c->chan_started = true;
     uv_read_start((uv_stream_t *)&c->tcp, node_read_alloc, on_read);
     conn_write(c, hello, sizeof(hello));
 }
