@@ -31,6 +31,11 @@ gen click2.wav --channels 3 --duration-ms 3000 "${two_tones[@]}" --channel 1 --c
 gen loud.wav --channels 3 --duration-ms 3000 --channel 1 --tone 440,-19.5 --tone 554,-26
 gen wrongfreq.wav --channels 3 --duration-ms 3000 --channel 2 --tone 1003,-20
 gen drift.wav --channels 1 --duration-ms 20000 --format pcm24 --channel 1 --tone 1000.1,-20
+gen bend.wav --channels 2 --duration-ms 6000 --channel 1 --tone 997,-6 --bend 300,2000 \
+	--channel 2 --tone 3000,-6 --tone 440,-12 --bend 300,2000
+gen bendclick.wav --channels 1 --duration-ms 6000 --channel 1 --tone 997,-6 --bend 300,2000 \
+	--click 3000.3,0.01
+gen bendfar.wav --channels 1 --duration-ms 3000 --channel 1 --tone 3000,-6 --bend 3000,2000
 gen pulses.wav --channels 2 --duration-ms 3000 --channel 1 --pulses -6 \
 	--channel 2 --pulses -6 --delay-samples 137
 gen noise.wav --channels 2 --duration-ms 2000 --channel 1 --noise -20 \
@@ -54,6 +59,9 @@ expect 0 "a level may be given once for every tone" \
 expect 0 "a tone 100 ppm off reads its level exactly over 20 s" \
 	"$wavcheck" "$dir/drift.wav" --channel 1 --freq 1000 --level -20 --tol-db 0.01 --no-gaps
 has "drift" 'measured 1000\.1000 Hz'
+expect 0 "a slow pitch bend of 300 ppm is no glitch, even at -60 dB" \
+	"$wavcheck" "$dir/bend.wav" --channel 1 --freq 997 --level -6 --no-gaps --gap-threshold-db -60 \
+	--channel 2 --freq 3000 --level -6 --freq 440 --level -12 --no-gaps --gap-threshold-db -60
 expect 0 "json output holds the verdict" "$wavcheck" "$dir/clean.wav" --json "${clean_checks[@]}"
 has "json" '"ok": true'
 has "json" '"measured_dbfs": -(20\.0000|19\.9999)'
@@ -77,6 +85,10 @@ expect 1 "a level 0.5 dB high is caught" \
 	"$wavcheck" "$dir/loud.wav" --channel 1 --freq 440 --level -20 --freq 554 --level -26
 has "loud" '^FAIL ch1 tone 440 Hz: level -19\.500 dBFS, expected -20\.000'
 has "loud" '^PASS ch1 tone 554 Hz: level -26\.000'
+expect 1 "a click of 0.01 inside a bend is caught at -60 dB" \
+	"$wavcheck" "$dir/bendclick.wav" --channel 1 --freq 997 --no-gaps --gap-threshold-db -60
+expect 1 "a bend of 3000 ppm is more than a clock loop does" \
+	"$wavcheck" "$dir/bendfar.wav" --channel 1 --freq 3000 --no-gaps
 expect 1 "a tone 3 Hz off is caught" "$wavcheck" "$dir/wrongfreq.wav" --channel 2 --freq 1000 --level -20
 has "wrong frequency" '^FAIL ch2 tone 1000 Hz: measured 1003\.0000 Hz'
 expect 1 "a tone far off is not found" "$wavcheck" "$dir/clean.wav" --channel 2 --freq 1500 --level -20

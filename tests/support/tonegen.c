@@ -14,6 +14,10 @@
  *       --pulses DBFS[,FIRST_MS]    one single-sample pulse a second, the first
  *                                   at FIRST_MS (default 100)
  *       --delay-samples S           the channel's signal starts S samples late
+ *       --bend PPM,PERIOD_MS        the channel's tones run at a rate that swings
+ *                                   +-PPM around the true one, once every
+ *                                   PERIOD_MS (a sine): what a clock loop's
+ *                                   resampler does while it settles
  *       --gap T,D                   silence from T ms for D ms (repeatable)
  *       --click T,AMP               add AMP (full scale 1.0) to the sample at T ms
  *                                   (repeatable)
@@ -59,6 +63,7 @@ struct tg_channel {
     double pulse_amp; /* 0 for none */
     double pulse_first_ms;
     int64_t delay;
+    double bend_ppm, bend_period_ms; /* 0: no bend */
     struct tg_event gaps[TG_MAX_EVENTS], clicks[TG_MAX_EVENTS];
     size_t ngaps, nclicks;
     struct netmodel_rng rng;
@@ -78,6 +83,7 @@ static const char usage_text[] =
     "                    [--format float|pcm24|pcm16] [--seed S]\n"
     "                    [--channel C [--tone F,DBFS[,PHASE_DEG]]... [--noise DBFS]\n"
     "                     [--pulses DBFS[,FIRST_MS]] [--delay-samples S]\n"
+    "                     [--bend PPM,PERIOD_MS]\n"
     "                     [--gap T_MS,D_MS]... [--click T_MS,AMP]...]...\n"
     "Writes a WAV file of known content (defaults: 2 channels, 48000 Hz, 1000 ms,\n"
     "float). Channels are 1-based; a channel given no signal is silent.\n"
@@ -165,7 +171,8 @@ static int parse_options(int argc, char **argv, struct tg_options *o)
         struct tg_channel *c = cur >= 0 ? &o->ch[cur] : NULL;
         bool per_channel = strcmp(a, "--tone") == 0 || strcmp(a, "--noise") == 0 ||
                            strcmp(a, "--pulses") == 0 || strcmp(a, "--delay-samples") == 0 ||
-                           strcmp(a, "--gap") == 0 || strcmp(a, "--click") == 0;
+                           strcmp(a, "--bend") == 0 || strcmp(a, "--gap") == 0 ||
+                           strcmp(a, "--click") == 0;
         if (per_channel && !c)
             return usage_error("%s needs a --channel before it", a);
 
@@ -225,6 +232,11 @@ static int parse_options(int argc, char **argv, struct tg_options *o)
             if (!parse_int(v, 0, 100000000, &l))
                 return usage_error("--delay-samples wants a count of samples, not '%s'", v);
             c->delay = l;
+        } else if (strcmp(a, "--bend") == 0) {
+            if (parse_numbers(v, num, 2) != 2 || !(fabs(num[0]) <= 1e5) || !(num[1] > 0.0))
+                return usage_error("--bend wants PPM,PERIOD_MS, not '%s'", v);
+            c->bend_ppm = num[0];
+            c->bend_period_ms = num[1];
         } else if (strcmp(a, "--gap") == 0 || strcmp(a, "--click") == 0) {
             bool gap = strcmp(a, "--gap") == 0;
             if (parse_numbers(v, num, 2) != 2 || num[0] < 0.0 || (gap && num[1] <= 0.0))
@@ -279,10 +291,24 @@ static void render(struct tg_channel *c, int rate, int64_t start, size_t n, floa
     int64_t s0 = start + (int64_t)lead - c->delay; /* signal time of x[lead] */
     size_t m = n - lead;
 
-    for (size_t j = 0; j < c->ntones; j++) {
+    for (size_t j = 0; j < c->ntones && c->bend_ppm == 0.0; j++) {
         sig_tone(t, m, c->tones[j].freq, rate, c->tones[j].amp, c->tones[j].phase, s0);
         for (size_t i = 0; i < m; i++)
             x[lead + i] += t[i];
+    }
+    if (c->bend_ppm != 0.0) {
+        /* Signal time runs at 1 + b sin(2 pi s / P): integrated, it is
+         * s + b P / (2 pi) (1 - cos(2 pi s / P)), all in samples. */
+        const double two_pi = 2.0 * 3.14159265358979323846;
+        double b = c->bend_ppm * 1e-6, period = c->bend_period_ms * rate / 1000.0;
+        for (size_t i = 0; i < m; i++) {
+            double s = (double)(s0 + (int64_t)i);
+            double tau = s + b * period / two_pi * (1.0 - cos(two_pi * s / period));
+            for (size_t j = 0; j < c->ntones; j++)
+                x[lead + i] +=
+                    (float)(c->tones[j].amp *
+                            sin(two_pi * c->tones[j].freq * tau / rate + c->tones[j].phase));
+        }
     }
     if (c->noise_amp > 0.0)
         for (size_t i = 0; i < m; i++)
