@@ -35,6 +35,7 @@ enum aoipctl_opt {
     AOIPCTL_OPT_UNMUTE = 1u << 2,
     AOIPCTL_OPT_WATCH = 1u << 3,
     AOIPCTL_OPT_LATENCY = 1u << 4,
+    AOIPCTL_OPT_FORMAT = 1u << 5, /* --encoding, --bitrate, --frame-ms */
 };
 
 struct aoipctl;
@@ -59,7 +60,8 @@ struct aoipctl {
 
     /* Verb options, as given; each verb checks the ones it takes. */
     const char *gain;
-    const char *latency; /* --latency-us: microseconds, or "default" */
+    const char *latency;                       /* --latency-us: microseconds, or "default" */
+    const char *encoding, *bitrate, *frame_ms; /* route add's format */
     bool mute, unmute, watch;
 
     struct aoipctl_client client; /* connected by the first request */

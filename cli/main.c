@@ -32,8 +32,10 @@ static const struct aoipctl_verb verbs[] = {
       "the sources and destinations of one node, or of all",
       "Each channel is listed by name and by number; either address works in a route.",
       "aoipctl channels stage", 0 },
-    { "route add", "SRC DST [--gain DB] [--mute|--unmute] [--latency-us N|default]",
-      aoipctl_verb_route_add, "add a route, or change the gain, mute or latency of one",
+    { "route add",
+      "SRC DST [--gain DB] [--mute|--unmute] [--latency-us N|default]\n"
+      "          [--encoding L24|L16|opus] [--bitrate KBPS] [--frame-ms 2.5|5|10|20|auto]",
+      aoipctl_verb_route_add, "add a route, or change the gain, mute, latency or encoding of one",
       "Routes source SRC to destination DST, or changes the route between them.\n"
       "The gain is in dB (0 for a new route, unchanged for one that exists);\n"
       "--mute and --unmute set the mute, which is otherwise left as it is.\n"
@@ -42,9 +44,17 @@ static const struct aoipctl_verb verbs[] = {
       "the peer; the other channels of the flow that carries SRC wait as long,\n"
       "and where several routes ask, the longest wins. --latency-us default\n"
       "returns to the configured latency; without the option the route's\n"
-      "latency is left as it is.",
-      "aoipctl route add stage/mic1 truck/in1 --gain -6 --latency-us 20000",
-      AOIPCTL_OPT_GAIN | AOIPCTL_OPT_MUTE | AOIPCTL_OPT_UNMUTE | AOIPCTL_OPT_LATENCY },
+      "latency is left as it is.\n"
+      "--encoding has SRC sent to DST's node as L24, L16 or Opus (for a WAN:\n"
+      "--bitrate in kb/s a channel, 6 to 256, default 64; --frame-ms, default\n"
+      "the shortest that keeps the packet headers below the audio's bitrate).\n"
+      "A source reaches a node once: every route of SRC into that node takes\n"
+      "the encoding. Without these options the route keeps its encoding, or\n"
+      "the one configured for SRC's node ([peer.NODE] or [node] encoding).",
+      "aoipctl route add stage/mic1 truck/in1 --gain -6 --latency-us 20000\n"
+      "aoipctl route add stage/mic1 studio/in1 --encoding opus --bitrate 96 --frame-ms 5",
+      AOIPCTL_OPT_GAIN | AOIPCTL_OPT_MUTE | AOIPCTL_OPT_UNMUTE | AOIPCTL_OPT_LATENCY |
+          AOIPCTL_OPT_FORMAT },
     { "route del", "SRC DST", aoipctl_verb_route_del, "remove a route",
       "The route fades out over a few milliseconds.", "aoipctl route del stage/mic1 truck/in1", 0 },
     { "route list", "[NODE]", aoipctl_verb_route_list,
@@ -85,6 +95,9 @@ enum {
     OPT_MUTE,
     OPT_UNMUTE,
     OPT_LATENCY,
+    OPT_ENCODING,
+    OPT_BITRATE,
+    OPT_FRAME_MS,
 };
 
 static const struct option long_options[] = {
@@ -96,6 +109,9 @@ static const struct option long_options[] = {
     { "mute", no_argument, NULL, OPT_MUTE },
     { "unmute", no_argument, NULL, OPT_UNMUTE },
     { "latency-us", required_argument, NULL, OPT_LATENCY },
+    { "encoding", required_argument, NULL, OPT_ENCODING },
+    { "bitrate", required_argument, NULL, OPT_BITRATE },
+    { "frame-ms", required_argument, NULL, OPT_FRAME_MS },
     { "watch", no_argument, NULL, 'w' },
     { NULL, 0, NULL, 0 },
 };
@@ -104,9 +120,12 @@ static const struct {
     unsigned bit;
     const char *name;
 } verb_option_names[] = {
-    { AOIPCTL_OPT_GAIN, "--gain" },          { AOIPCTL_OPT_MUTE, "--mute" },
-    { AOIPCTL_OPT_UNMUTE, "--unmute" },      { AOIPCTL_OPT_WATCH, "--watch" },
+    { AOIPCTL_OPT_GAIN, "--gain" },
+    { AOIPCTL_OPT_MUTE, "--mute" },
+    { AOIPCTL_OPT_UNMUTE, "--unmute" },
+    { AOIPCTL_OPT_WATCH, "--watch" },
     { AOIPCTL_OPT_LATENCY, "--latency-us" },
+    { AOIPCTL_OPT_FORMAT, "--encoding, --bitrate, --frame-ms" },
 };
 
 static void print_commands(FILE *to)
@@ -316,6 +335,14 @@ static void parse_options(int argc, char **argv, struct aoipctl *ctl, struct par
         case OPT_LATENCY:
             ctl->latency = optarg;
             p->given |= AOIPCTL_OPT_LATENCY;
+            break;
+        case OPT_ENCODING:
+        case OPT_BITRATE:
+        case OPT_FRAME_MS:
+            *(c == OPT_ENCODING  ? &ctl->encoding
+              : c == OPT_BITRATE ? &ctl->bitrate
+                                 : &ctl->frame_ms) = optarg;
+            p->given |= AOIPCTL_OPT_FORMAT;
             break;
         case ':':
             if (!p->bad[0])

@@ -358,6 +358,17 @@ void aoipctl_format_route_latency(char *buf, size_t len, const json_t *route)
     snprintf(buf, len, "%s ms", ms);
 }
 
+/* The encoding a route chose ("opus 96 kb/s", "L16"); "" when it takes its node's. */
+static void format_route_encoding(char *buf, size_t len, const json_t *route)
+{
+    const json_t *fmt = json_object_get(route, "format");
+    buf[0] = '\0';
+    if (json_is_object(fmt) && strcmp(str(fmt, "encoding"), "opus") == 0)
+        snprintf(buf, len, "opus %.0f kb/s", num(fmt, "bitrate") / 1000.0);
+    else if (json_is_object(fmt))
+        snprintf(buf, len, "%s", str(fmt, "encoding"));
+}
+
 void aoipctl_render_route(FILE *out, const char *prefix, const json_t *route,
                           const struct aoipctl_term *t)
 {
@@ -367,8 +378,11 @@ void aoipctl_render_route(FILE *out, const char *prefix, const json_t *route,
 
     aoipctl_format_gain(gain, sizeof(gain), json_object_get(route, "gain_db"));
     aoipctl_format_route_latency(latency, sizeof(latency), route);
-    fprintf(out, "%s%s -> %s  %s%s%s%s\n", prefix, str(route, "source"), str(route, "destination"),
-            gain, muted ? "  muted" : "", latency[0] ? "  latency " : "", latency);
+    char enc[64];
+    format_route_encoding(enc, sizeof(enc), route);
+    fprintf(out, "%s%s -> %s  %s%s%s%s%s%s\n", prefix, str(route, "source"),
+            str(route, "destination"), gain, muted ? "  muted" : "", latency[0] ? "  latency " : "",
+            latency, enc[0] ? "  " : "", enc);
 }
 
 void aoipctl_render_routes(FILE *out, const json_t *routes, const struct aoipctl_term *t)
@@ -404,18 +418,37 @@ void aoipctl_render_routes(FILE *out, const json_t *routes, const struct aoipctl
         const char *style = muted ? AOIPCTL_SGR_DIM : NULL;
         aoipctl_format_gain(gain, sizeof(gain), json_object_get(r, "gain_db"));
         aoipctl_format_route_latency(latency, sizeof(latency), r);
+        /* The last column: muted, and an encoding the route chose. */
+        char enc[64], notes[96];
+        format_route_encoding(enc, sizeof(enc), r);
+        snprintf(notes, sizeof(notes), "%s%s%s", muted ? "muted" : "", muted && enc[0] ? ", " : "",
+                 enc);
         if (any_latency)
             table_add(&tab, style, str(r, "source"), str(r, "destination"), gain,
-                      latency[0] ? latency : "-", muted ? "muted" : "");
+                      latency[0] ? latency : "-", notes);
         else
-            table_add(&tab, style, str(r, "source"), str(r, "destination"), gain,
-                      muted ? "muted" : "");
+            table_add(&tab, style, str(r, "source"), str(r, "destination"), gain, notes);
     }
     table_print(&tab, out, t);
     table_free(&tab);
 }
 
 /* ---- stats ---- */
+
+/* What Opus decoders did with what the network lost, per rx flow. */
+static void print_opus(FILE *out, const json_t *flows)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(flows, i, f)
+    {
+        if (!json_object_get(f, "fec_recovered"))
+            continue;
+        fprintf(out, "opus from %s: %.0f frames recovered by FEC, %.0f concealed, %.0f corrupt\n",
+                str(f, "peer"), num(f, "fec_recovered"), num(f, "plc_concealed"),
+                num(f, "corrupt"));
+    }
+}
 
 /* The channel list when it fits in room columns, else the count. */
 static void format_flow_channels(char *buf, size_t len, const json_t *channels, size_t room)
@@ -572,6 +605,7 @@ void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_t
         table_free(&figures);
     }
     print_dropped(out, json_object_get(stats, "dropped"));
+    print_opus(out, flows);
     print_security(out, json_object_get(stats, "security"), flows);
 }
 

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -234,6 +235,31 @@ static int parse_latency(const char *s, long *us)
     return *end == '\0' ? 0 : -EINVAL;
 }
 
+/* --bitrate KBPS (6..256) into b/s. */
+static int parse_bitrate(const char *s, long *bps)
+{
+    char *end;
+    errno = 0;
+    long k = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || k < 6 || k > 256)
+        return -EINVAL;
+    *bps = k * 1000;
+    return 0;
+}
+
+/* --frame-ms 2.5|5|10|20|auto into us (0: auto). */
+static int parse_frame_ms(const char *s, long *us)
+{
+    static const char *const names[] = { "auto", "2.5", "5", "10", "20" };
+    static const long values[] = { 0, 2500, 5000, 10000, 20000 };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(s, names[i]) == 0) {
+            *us = values[i];
+            return 0;
+        }
+    return -EINVAL;
+}
+
 static void render_added(FILE *out, const json_t *route, const struct aoipctl_term *t)
 {
     aoipctl_render_route(out, "", route, t);
@@ -259,6 +285,16 @@ int aoipctl_verb_route_add(struct aoipctl *ctl, int argc, char **argv)
                                    ctl->latency);
     if (ctl->mute && ctl->unmute)
         return aoipctl_usage_error(ctl, "--mute and --unmute contradict each other");
+    long bitrate = 0, frame_us = 0;
+    if (ctl->encoding && strcasecmp(ctl->encoding, "L24") != 0 &&
+        strcasecmp(ctl->encoding, "L16") != 0 && strcasecmp(ctl->encoding, "opus") != 0)
+        return aoipctl_usage_error(ctl, "'%s' is not an encoding: L24, L16 or opus", ctl->encoding);
+    if (ctl->bitrate && parse_bitrate(ctl->bitrate, &bitrate) < 0)
+        return aoipctl_usage_error(ctl, "'%s' is not a bitrate: 6 to 256 kb/s a channel",
+                                   ctl->bitrate);
+    if (ctl->frame_ms && parse_frame_ms(ctl->frame_ms, &frame_us) < 0)
+        return aoipctl_usage_error(ctl, "'%s' is not an Opus frame: 2.5, 5, 10, 20 or auto",
+                                   ctl->frame_ms);
 
     json_t *req =
         json_pack("{s:s, s:s, s:s}", "cmd", "route.add", "source", argv[0], "destination", argv[1]);
@@ -269,6 +305,12 @@ int aoipctl_verb_route_add(struct aoipctl *ctl, int argc, char **argv)
         json_object_set_new(req, "muted", json_boolean(ctl->mute));
     if (req && ctl->latency)
         json_object_set_new(req, "latency_us", latency < 0 ? json_null() : json_integer(latency));
+    if (req && ctl->encoding)
+        json_object_set_new(req, "encoding", json_string(ctl->encoding));
+    if (req && ctl->bitrate)
+        json_object_set_new(req, "bitrate", json_integer(bitrate));
+    if (req && ctl->frame_ms)
+        json_object_set_new(req, "frame_us", json_integer(frame_us));
     return ask(ctl, req, render_added);
 }
 

@@ -14,8 +14,10 @@
  * Each value is checked when it is read. What depends on other keys of the
  * same section (required keys, keys of another type, list lengths) is
  * checked when the section ends; what depends on [node], which may stand
- * anywhere in the file, and what spans sections (channel numbering, unique
- * channel names) is checked after the last section. The first problem ends
+ * anywhere in the file (the flow settings a [peer.X] or rtp section leaves
+ * to the node, the sample rate Opus needs), and what spans sections
+ * (channel numbering, unique channel names) is settled after the last
+ * section. The first problem ends
  * the parse and becomes the one-line message "FILE:LINE: what is wrong".
  */
 #include <arpa/inet.h>
@@ -35,6 +37,7 @@
 
 #include "aoip/common.h"
 #include "aoip/control.h"
+#include "aoip/opus.h"
 #include "aoip/sdp.h"
 #include "config.h"
 
@@ -62,6 +65,22 @@ enum section_kind {
     SEC_TRUST,
 };
 
+/*
+ * The Opus settings of flows: the same four keys, in this order, in
+ * [node], [peer.X] and rtp outputs. Each of those key tables lists them
+ * together in this order, so that the lines of a section's Opus keys are
+ * one run of its lines array (opus_inherit) and a key's place in the run
+ * is its enum opus_key.
+ */
+enum opus_key { OPUS_BITRATE, OPUS_FRAME_MS, OPUS_FEC, OPUS_EXPECTED_LOSS, OPUS_KEY_COUNT };
+
+static const char *const opus_keys[OPUS_KEY_COUNT] = {
+    [OPUS_BITRATE] = "opus_bitrate",
+    [OPUS_FRAME_MS] = "opus_frame_ms",
+    [OPUS_FEC] = "opus_fec",
+    [OPUS_EXPECTED_LOSS] = "opus_expected_loss",
+};
+
 enum node_key {
     NK_NAME,
     NK_STATE_DIR,
@@ -74,6 +93,10 @@ enum node_key {
     NK_LATENCY,
     NK_ENCODING,
     NK_PACKET_US,
+    NK_OPUS_BITRATE, /* .. NK_OPUS_EXPECTED_LOSS: in enum opus_key's order */
+    NK_OPUS_FRAME_MS,
+    NK_OPUS_FEC,
+    NK_OPUS_EXPECTED_LOSS,
     NK_CLOCK_SKEW_PPM,
     NK_DISCOVERY,
     NK_MULTICAST,
@@ -97,6 +120,10 @@ static const char *const node_keys[NK_COUNT] = {
     [NK_LATENCY] = "latency",
     [NK_ENCODING] = "encoding",
     [NK_PACKET_US] = "packet_us",
+    [NK_OPUS_BITRATE] = "opus_bitrate",
+    [NK_OPUS_FRAME_MS] = "opus_frame_ms",
+    [NK_OPUS_FEC] = "opus_fec",
+    [NK_OPUS_EXPECTED_LOSS] = "opus_expected_loss",
     [NK_CLOCK_SKEW_PPM] = "clock_skew_ppm",
     [NK_DISCOVERY] = "discovery",
     [NK_MULTICAST] = "multicast",
@@ -121,6 +148,10 @@ enum io_key {
     IK_ENCODING,
     IK_PAYLOAD_TYPE,
     IK_PACKET_US,
+    IK_OPUS_BITRATE, /* .. IK_OPUS_EXPECTED_LOSS: in enum opus_key's order */
+    IK_OPUS_FRAME_MS,
+    IK_OPUS_FEC,
+    IK_OPUS_EXPECTED_LOSS,
     IK_SDP,
     IK_COUNT
 };
@@ -155,6 +186,11 @@ static const struct {
     [IK_ENCODING] = { "encoding", W_IN_RTP | W_OUT_RTP },
     [IK_PAYLOAD_TYPE] = { "payload_type", W_IN_RTP | W_OUT_RTP },
     [IK_PACKET_US] = { "packet_us", W_OUT_RTP },
+    /* An input's decoder needs none of them: the packets say how they are coded. */
+    [IK_OPUS_BITRATE] = { "opus_bitrate", W_OUT_RTP },
+    [IK_OPUS_FRAME_MS] = { "opus_frame_ms", W_OUT_RTP },
+    [IK_OPUS_FEC] = { "opus_fec", W_OUT_RTP },
+    [IK_OPUS_EXPECTED_LOSS] = { "opus_expected_loss", W_OUT_RTP },
     [IK_SDP] = { "sdp", W_IN_RTP },
 };
 
@@ -164,7 +200,49 @@ struct io_draft {
     unsigned n_names;    /* entries in io->names as given */
     unsigned n_frequency;
     struct aoip_sdp_stream sdp; /* when lines[IK_SDP] */
-    enum aoip_pcm_format sdp_encoding;
+    enum cfg_encoding sdp_encoding;
+};
+
+/* The keys of a [peer.X] section. */
+enum peer_key {
+    PK_ADDRESS,
+    PK_LATENCY_US,
+    PK_LATENCY,
+    PK_ENCODING,
+    PK_PACKET_US,
+    PK_OPUS_BITRATE, /* .. PK_OPUS_EXPECTED_LOSS: in enum opus_key's order */
+    PK_OPUS_FRAME_MS,
+    PK_OPUS_FEC,
+    PK_OPUS_EXPECTED_LOSS,
+    PK_COUNT
+};
+
+static const char *const peer_keys[PK_COUNT] = {
+    [PK_ADDRESS] = "address",
+    [PK_LATENCY_US] = "latency_us",
+    [PK_LATENCY] = "latency",
+    [PK_ENCODING] = "encoding",
+    [PK_PACKET_US] = "packet_us",
+    [PK_OPUS_BITRATE] = "opus_bitrate",
+    [PK_OPUS_FRAME_MS] = "opus_frame_ms",
+    [PK_OPUS_FEC] = "opus_fec",
+    [PK_OPUS_EXPECTED_LOSS] = "opus_expected_loss",
+};
+
+_Static_assert(NK_OPUS_EXPECTED_LOSS - NK_OPUS_BITRATE == OPUS_KEY_COUNT - 1,
+               "[node]'s Opus keys are one run");
+_Static_assert(IK_OPUS_EXPECTED_LOSS - IK_OPUS_BITRATE == OPUS_KEY_COUNT - 1,
+               "an io section's Opus keys are one run");
+_Static_assert(PK_OPUS_EXPECTED_LOSS - PK_OPUS_BITRATE == OPUS_KEY_COUNT - 1,
+               "[peer.X]'s Opus keys are one run");
+
+/*
+ * What a [peer.X] section gave: the keys it did not give are the node's,
+ * filled in after the last section (resolve_peers), since [node] may come
+ * after it.
+ */
+struct peer_draft {
+    int lines[PK_COUNT]; /* where each key was given; 0: not given */
 };
 
 struct parser {
@@ -183,9 +261,9 @@ struct parser {
     int node_line;  /* of [node]; 0: none yet */
     int trust_line; /* of [trust]; 0: none */
     int node_lines[NK_COUNT];
-    int peer_address_line; /* of the current [peer.X] */
 
-    struct io_draft *drafts; /* parallel to cfg->ios */
+    struct io_draft *drafts;        /* parallel to cfg->ios */
+    struct peer_draft *peer_drafts; /* parallel to cfg->peers */
     size_t ios_cap;
     size_t peers_cap;
     unsigned next_input_channel; /* for the default names "chN" */
@@ -260,6 +338,33 @@ static unsigned io_where(const struct cfg_io *io)
         return out[io->type];
     default:
         return W_BUS;
+    }
+}
+
+/* Where a key of an io section belongs, in words: "rtp outputs", "inputs and outputs". */
+static void where_words(unsigned where, char *buf, size_t cap)
+{
+    /* A whole kind before its types, so that all of them read as the kind. */
+    static const struct {
+        unsigned bits;
+        const char *word;
+    } groups[] = {
+        { W_INPUT, "inputs" },          { W_IN_TONE, "tone inputs" }, { W_IN_WAV, "wav inputs" },
+        { W_IN_RTP, "rtp inputs" },     { W_OUTPUT, "outputs" },      { W_OUT_WAV, "wav outputs" },
+        { W_OUT_NULL, "null outputs" }, { W_OUT_RTP, "rtp outputs" }, { W_BUS, "buses" },
+    };
+    const char *words[sizeof(groups) / sizeof(groups[0])];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        if ((where & groups[i].bits) == groups[i].bits) {
+            words[n++] = groups[i].word;
+            where &= ~groups[i].bits;
+        }
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", words[i]);
     }
 }
 
@@ -371,21 +476,36 @@ static int parse_packet_us(struct parser *p, const char *v, uint32_t *out)
     return fail(p, p->line, "packet_us must be one of 125, 250, 333, 1000, 4000, not '%s'", v);
 }
 
-static int encoding_of(const char *s, enum aoip_pcm_format *out)
+/* The encodings by name, as the key and an SDP rtpmap write them (in any case: RFC 4855 3). */
+static const char *const encoding_words[] = { "L24", "L16", "opus" };
+static const int encoding_vals[] = { CFG_ENC_L24, CFG_ENC_L16, CFG_ENC_OPUS };
+#define N_ENCODINGS (sizeof(encoding_words) / sizeof(encoding_words[0]))
+
+static const char *encoding_name(enum cfg_encoding e)
 {
-    if (strcasecmp(s, "L24") == 0)
-        *out = AOIP_PCM_L24;
-    else if (strcasecmp(s, "L16") == 0)
-        *out = AOIP_PCM_L16;
-    else
-        return -1;
-    return 0;
+    for (size_t i = 0; i < N_ENCODINGS; i++)
+        if (encoding_vals[i] == (int)e)
+            return encoding_words[i];
+    return "?";
 }
 
-static int parse_encoding(struct parser *p, const char *v, enum aoip_pcm_format *out)
+static int encoding_of(const char *s, enum cfg_encoding *out)
 {
-    if (encoding_of(v, out) < 0)
-        return fail(p, p->line, "encoding must be L24 or L16, not '%.*s'", QUOTE_MAX, v);
+    for (size_t i = 0; i < N_ENCODINGS; i++) {
+        if (strcasecmp(s, encoding_words[i]) == 0) {
+            *out = (enum cfg_encoding)encoding_vals[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_encoding(struct parser *p, const char *v, enum cfg_encoding *out)
+{
+    int x;
+    if (parse_choice(p, "encoding", v, encoding_words, encoding_vals, N_ENCODINGS, &x) < 0)
+        return -1;
+    *out = (enum cfg_encoding)x;
     return 0;
 }
 
@@ -421,6 +541,63 @@ static int parse_bool(struct parser *p, const char *key, const char *v, bool *ou
         }
     }
     return fail(p, p->line, "%s must be yes or no, not '%.*s'", key, QUOTE_MAX, v);
+}
+
+/* The settings of a section that gives no Opus key: aoip/opus.h's defaults. */
+static const struct cfg_opus opus_defaults = {
+    .bitrate = AOIP_OPUS_DEFAULT_MONO, /* a mono stream's rate is the rate of one channel */
+    .frame_us = 0,                     /* auto: aoip_opus_default_frame_us for the flow */
+    .fec = true,
+    .expected_loss = AOIP_OPUS_DEFAULT_EXPECTED_LOSS,
+};
+
+/* One Opus key of any section into o. */
+static int parse_opus(struct parser *p, enum opus_key k, const char *v, struct cfg_opus *o)
+{
+    const char *key = opus_keys[k];
+    long x;
+    switch (k) {
+    case OPUS_BITRATE:
+        /* kb/s per channel, within aoip/opus.h's limits of a stream and a channel. */
+        if (parse_integer(p, key, v, AOIP_OPUS_BITRATE_MIN_STREAM / 1000,
+                          AOIP_OPUS_BITRATE_MAX_CHANNEL / 1000, &x) < 0)
+            return -1;
+        o->bitrate = (uint32_t)x * 1000;
+        return 0;
+    case OPUS_FRAME_MS: {
+        /* The frame lengths libopus makes that aoip uses (aoip/opus.h). */
+        static const char *const words[] = { "2.5", "5", "10", "20", "auto" };
+        static const int vals[] = { 2500, 5000, 10000, 20000, 0 };
+        int c;
+        if (parse_choice(p, key, v, words, vals, 5, &c) < 0)
+            return -1;
+        o->frame_us = (uint32_t)c;
+        return 0;
+    }
+    case OPUS_FEC:
+        return parse_bool(p, key, v, &o->fec);
+    case OPUS_EXPECTED_LOSS:
+        if (parse_integer(p, key, v, 0, 100, &x) < 0)
+            return -1;
+        o->expected_loss = (unsigned)x;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* The fields of o whose keys a section did not give (given: its lines of
+ * the four Opus keys, 0 for one not given) are from's. */
+static void opus_inherit(struct cfg_opus *o, const struct cfg_opus *from, const int *given)
+{
+    if (!given[OPUS_BITRATE])
+        o->bitrate = from->bitrate;
+    if (!given[OPUS_FRAME_MS])
+        o->frame_us = from->frame_us;
+    if (!given[OPUS_FEC])
+        o->fec = from->fec;
+    if (!given[OPUS_EXPECTED_LOSS])
+        o->expected_loss = from->expected_loss;
 }
 
 static int parse_name(struct parser *p, const char *key, const char *v, char out[CFG_NAME_MAX])
@@ -699,7 +876,7 @@ static int read_sdp(struct parser *p, struct cfg_io *io, struct io_draft *d, con
 
     const struct aoip_sdp_stream *s = &d->sdp;
     if (encoding_of(s->encoding, &d->sdp_encoding) < 0)
-        return fail(p, p->line, "sdp %s: encoding '%s' is not L24 or L16", path, s->encoding);
+        return fail(p, p->line, "sdp %s: encoding '%s' is not L24, L16 or opus", path, s->encoding);
     if (s->channels < 1 || s->channels > CFG_IO_MAX_CHANNELS)
         return fail(p, p->line, "sdp %s: %u channels, not 1..%d", path, s->channels,
                     CFG_IO_MAX_CHANNELS);
@@ -774,6 +951,11 @@ static int node_key(struct parser *p, const char *key, const char *v)
         return parse_encoding(p, v, &cfg->encoding);
     case NK_PACKET_US:
         return parse_packet_us(p, v, &cfg->packet_us);
+    case NK_OPUS_BITRATE:
+    case NK_OPUS_FRAME_MS:
+    case NK_OPUS_FEC:
+    case NK_OPUS_EXPECTED_LOSS:
+        return parse_opus(p, (enum opus_key)(k - NK_OPUS_BITRATE), v, &cfg->opus);
     case NK_CLOCK_SKEW_PPM:
         return parse_real(p, key, v, -10000, 10000, &cfg->clock_skew_ppm);
     case NK_DISCOVERY:
@@ -852,29 +1034,40 @@ static int trust_key(struct parser *p, const char *key, const char *v)
 static int peer_key(struct parser *p, const char *key, const char *v)
 {
     struct cfg_peer *peer = &p->cfg->peers[p->cfg->n_peers - 1];
-    if (strcmp(key, "latency_us") == 0 || strcmp(key, "latency") == 0) {
-        bool us = key[7] == '_';
-        int *line = us ? &peer->latency_us_line : &peer->latency_line;
-        if (*line)
-            return fail(p, p->line, "duplicate key '%s' in [peer.%s] (first at line %d)", key,
-                        peer->name, *line);
-        *line = p->line;
-        if (us) {
-            peer->has_latency_us = true;
-            return parse_latency_us(p, key, v, &peer->latency_us);
-        }
+    struct peer_draft *d = &p->peer_drafts[p->cfg->n_peers - 1];
+    int k = key_index(peer_keys, PK_COUNT, key);
+    if (k < 0)
+        return fail(p, p->line, "unknown key '%s' in [peer.%s]", key, peer->name);
+    if (d->lines[k])
+        return fail(p, p->line, "duplicate key '%s' in [peer.%s] (first at line %d)", key,
+                    peer->name, d->lines[k]);
+    if (!*v)
+        return fail(p, p->line, "empty value for '%s' in [peer.%s]", key, peer->name);
+    d->lines[k] = p->line;
+
+    switch ((enum peer_key)k) {
+    case PK_ADDRESS:
+        return parse_peer_address(p, v, peer);
+    case PK_LATENCY_US:
+        peer->latency_us_line = p->line;
+        peer->has_latency_us = true;
+        return parse_latency_us(p, key, v, &peer->latency_us);
+    case PK_LATENCY:
+        peer->latency_line = p->line;
         peer->has_latency = true;
         return parse_latency(p, v, &peer->latency);
+    case PK_ENCODING:
+        return parse_encoding(p, v, &peer->encoding);
+    case PK_PACKET_US:
+        return parse_packet_us(p, v, &peer->packet_us);
+    case PK_OPUS_BITRATE:
+    case PK_OPUS_FRAME_MS:
+    case PK_OPUS_FEC:
+    case PK_OPUS_EXPECTED_LOSS:
+        return parse_opus(p, (enum opus_key)(k - PK_OPUS_BITRATE), v, &peer->opus);
+    default:
+        return -1;
     }
-    if (strcmp(key, "address") != 0)
-        return fail(p, p->line, "unknown key '%s' in [peer.%s]", key, peer->name);
-    if (p->peer_address_line)
-        return fail(p, p->line, "duplicate key 'address' in [peer.%s] (first at line %d)",
-                    peer->name, p->peer_address_line);
-    if (!*v)
-        return fail(p, p->line, "empty value for 'address' in [peer.%s]", peer->name);
-    p->peer_address_line = p->line;
-    return parse_peer_address(p, v, peer);
 }
 
 static int parse_type(struct parser *p, struct cfg_io *io, const char *v)
@@ -911,10 +1104,15 @@ static int io_key(struct parser *p, const char *key, const char *v)
 
     int k = -1;
     for (int i = 0; i < IK_COUNT; i++)
-        if (strcmp(io_keys[i].name, key) == 0 && (io_keys[i].where & kind_mask))
+        if (strcmp(io_keys[i].name, key) == 0)
             k = i;
     if (k < 0)
         return fail(p, p->line, "unknown key '%s' in [%s.%s]", key, kw, io->name);
+    if (!(io_keys[k].where & kind_mask)) {
+        char where[160];
+        where_words(io_keys[k].where, where, sizeof(where));
+        return fail(p, p->line, "key '%s' is only for %s, not [%s.%s]", key, where, kw, io->name);
+    }
     if (d->lines[IK_TYPE] && !(io_keys[k].where & io_where(io)))
         return fail(p, p->line, "key '%s' does not apply to type %s in [%s.%s]", key,
                     type_word(io->type), kw, io->name);
@@ -962,6 +1160,11 @@ static int io_key(struct parser *p, const char *key, const char *v)
         return parse_payload_type(p, v, &io->payload_type);
     case IK_PACKET_US:
         return parse_packet_us(p, v, &io->packet_us);
+    case IK_OPUS_BITRATE:
+    case IK_OPUS_FRAME_MS:
+    case IK_OPUS_FEC:
+    case IK_OPUS_EXPECTED_LOSS:
+        return parse_opus(p, (enum opus_key)(k - IK_OPUS_BITRATE), v, &io->opus);
     case IK_SDP:
         return read_sdp(p, io, d, v);
     default:
@@ -1030,16 +1233,20 @@ static int close_rtp_input_sdp(struct parser *p, struct cfg_io *io, struct io_dr
                     "'listen' and 'sdp' may not both be given in [input.%s]: the SDP has the "
                     "address",
                     io->name);
-    if (d->lines[IK_CHANNELS] && io->channels != s->channels)
+    /* An Opus rtpmap says 2 channels whatever the stream carries (RFC 7587
+     * section 7), and a decoder makes 1 or 2 of either: channels may differ. */
+    bool opus = d->sdp_encoding == CFG_ENC_OPUS;
+    if (d->lines[IK_CHANNELS] && io->channels != s->channels && !opus)
         return fail(p, d->lines[IK_CHANNELS], "channels %u does not match sdp %s (%u)",
                     io->channels, io->sdp, s->channels);
     if (d->lines[IK_ENCODING] && io->encoding != d->sdp_encoding)
         return fail(p, d->lines[IK_ENCODING], "encoding %s does not match sdp %s (%s)",
-                    io->encoding == AOIP_PCM_L24 ? "L24" : "L16", io->sdp, s->encoding);
+                    encoding_name(io->encoding), io->sdp, s->encoding);
     if (d->lines[IK_PAYLOAD_TYPE] && io->payload_type != s->payload_type)
         return fail(p, d->lines[IK_PAYLOAD_TYPE], "payload_type %u does not match sdp %s (%u)",
                     io->payload_type, io->sdp, s->payload_type);
-    io->channels = s->channels;
+    if (!d->lines[IK_CHANNELS])
+        io->channels = s->channels;
     io->encoding = d->sdp_encoding;
     io->payload_type = s->payload_type;
     if (!d->lines[IK_CHANNELS])
@@ -1117,10 +1324,15 @@ static int close_section(struct parser *p)
 {
     enum section_kind sec = p->sec;
     p->sec = SEC_NONE;
-    /* A section with no address only sets how a peer found otherwise is heard. */
+    /* A section with no address only sets how a peer found otherwise is
+     * heard and asked for; one with no key at all lacks its address. */
     if (sec == SEC_PEER) {
         const struct cfg_peer *peer = &p->cfg->peers[p->cfg->n_peers - 1];
-        if (!peer->host[0] && !peer->has_latency && !peer->has_latency_us)
+        const struct peer_draft *d = &p->peer_drafts[p->cfg->n_peers - 1];
+        bool any = false;
+        for (int k = 0; k < PK_COUNT; k++)
+            any = any || d->lines[k];
+        if (!any)
             return fail(p, peer->line, "[peer.%s] has no 'address'", peer->name);
     }
     if (sec == SEC_IO)
@@ -1143,13 +1355,17 @@ static int open_peer(struct parser *p, const char *name)
         if (!peers)
             return fail(p, p->line, "out of memory");
         cfg->peers = peers;
+        struct peer_draft *drafts = realloc(p->peer_drafts, cap * sizeof(*drafts));
+        if (!drafts)
+            return fail(p, p->line, "out of memory");
+        p->peer_drafts = drafts;
         p->peers_cap = cap;
     }
+    memset(&p->peer_drafts[cfg->n_peers], 0, sizeof(p->peer_drafts[0]));
     struct cfg_peer *peer = &cfg->peers[cfg->n_peers++];
     memset(peer, 0, sizeof(*peer));
     strcpy(peer->name, name);
     peer->line = p->line;
-    p->peer_address_line = 0;
     p->sec = SEC_PEER;
     return 0;
 }
@@ -1386,6 +1602,47 @@ static int check_unique_names(struct parser *p, enum cfg_io_kind kind, const cha
     return r;
 }
 
+/*
+ * Opus flows run at the wire's 48 kHz (RFC 7587 section 4.1), and for now
+ * only on a node that runs at it too. line: where encoding was given.
+ */
+static int check_opus_rate(struct parser *p, enum cfg_encoding e, int line)
+{
+    if (e != CFG_ENC_OPUS || p->cfg->sample_rate == AOIP_OPUS_RATE)
+        return 0;
+    return fail(p, line, "encoding opus needs sample_rate = %d (this node runs at %u)",
+                AOIP_OPUS_RATE, p->cfg->sample_rate);
+}
+
+/* Each [peer.X]'s flow settings: its own keys, the node's for the rest. */
+static int resolve_peers(struct parser *p)
+{
+    struct cfg *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        struct cfg_peer *peer = &cfg->peers[i];
+        const int *lines = p->peer_drafts[i].lines;
+        if (!lines[PK_ENCODING])
+            peer->encoding = cfg->encoding;
+        else if (check_opus_rate(p, peer->encoding, lines[PK_ENCODING]) < 0)
+            return -1;
+        if (!lines[PK_PACKET_US])
+            peer->packet_us = cfg->packet_us;
+        opus_inherit(&peer->opus, &cfg->opus, &lines[PK_OPUS_BITRATE]);
+    }
+    return 0;
+}
+
+/* An rtp stream of Opus is one plain Opus stream of 1 or 2 channels, as
+ * RFC 7587 has it and other equipment sends and plays it. */
+static int check_rtp_opus_channels(struct parser *p, const struct cfg_io *io,
+                                   const struct io_draft *d)
+{
+    if (io->encoding != CFG_ENC_OPUS || io->channels <= 2)
+        return 0;
+    return fail(p, d->lines[IK_CHANNELS],
+                "channels must be 1 or 2 with encoding opus (RFC 7587), not %u", io->channels);
+}
+
 static int check_whole(struct parser *p)
 {
     struct cfg *cfg = p->cfg;
@@ -1395,6 +1652,8 @@ static int check_whole(struct parser *p)
         return fail(p, line, "period_us %u is not a whole number of frames at %u Hz",
                     cfg->period_us, cfg->sample_rate);
     }
+    if (check_opus_rate(p, cfg->encoding, p->node_lines[NK_ENCODING]) < 0 || resolve_peers(p) < 0)
+        return -1;
     for (size_t i = 0; i < cfg->n_ios; i++) {
         struct cfg_io *io = &cfg->ios[i];
         struct io_draft *d = &p->drafts[i];
@@ -1405,8 +1664,12 @@ static int check_whole(struct parser *p)
                                 "frequency %g Hz is above half the sample rate (%u Hz)",
                                 io->frequency[c], cfg->sample_rate);
         }
+        /* Plain RTP is for other equipment on the LAN: it takes the node's
+         * PCM encoding, but a node that asks its peers for Opus (a WAN
+         * link) leaves its rtp sections at L24 unless they say opus. */
         if (!d->lines[IK_ENCODING] && !d->lines[IK_SDP])
-            io->encoding = cfg->encoding;
+            io->encoding = cfg->encoding == CFG_ENC_OPUS ? CFG_ENC_L24 : cfg->encoding;
+        opus_inherit(&io->opus, &cfg->opus, &d->lines[IK_OPUS_BITRATE]);
         if (io->type != CFG_TYPE_RTP)
             continue;
         if (io->kind == CFG_OUTPUT && !d->lines[IK_PACKET_US])
@@ -1414,9 +1677,15 @@ static int check_whole(struct parser *p)
         if (d->lines[IK_SDP] && d->sdp.clock_rate != cfg->sample_rate)
             return fail(p, d->lines[IK_SDP], "sdp %s: %u Hz, but the node runs at %u Hz", io->sdp,
                         d->sdp.clock_rate, cfg->sample_rate);
-        if (io->payload_type < 96 && io->encoding != AOIP_PCM_L16)
+        /* An encoding the section does not give is the node's, checked above. */
+        int enc_line = d->lines[IK_ENCODING] ? d->lines[IK_ENCODING] : d->lines[IK_SDP];
+        if ((enc_line && check_opus_rate(p, io->encoding, enc_line) < 0) ||
+            check_rtp_opus_channels(p, io, d) < 0)
+            return -1;
+        if (io->payload_type < 96 && io->encoding != CFG_ENC_L16)
             return fail(p, d->lines[IK_PAYLOAD_TYPE] ? d->lines[IK_PAYLOAD_TYPE] : d->lines[IK_SDP],
-                        "payload_type %u is L16 (RFC 3551), not L24", io->payload_type);
+                        "payload_type %u is L16 (RFC 3551), not %s", io->payload_type,
+                        encoding_name(io->encoding));
     }
     if (check_unique_names(p, CFG_INPUT, "source") < 0)
         return -1;
@@ -1458,8 +1727,9 @@ static void set_defaults(struct cfg *cfg)
     cfg->sample_rate = 48000;
     cfg->period_us = 1000;
     cfg->latency_us = 3000;
-    cfg->encoding = AOIP_PCM_L24;
+    cfg->encoding = CFG_ENC_L24;
     cfg->packet_us = 1000;
+    cfg->opus = opus_defaults;
     cfg->clock_skew_ppm = 0;
     cfg->discovery = true;
     cfg->multicast = CFG_MULTICAST_AUTO;
@@ -1512,6 +1782,7 @@ static int parse_with_dir(struct cfg *cfg, const char *text, const char *name, c
     if (!p.failed)
         check_whole(&p);
     free(p.drafts);
+    free(p.peer_drafts);
     return p.failed ? -1 : 0;
 }
 

@@ -41,6 +41,33 @@ enum cfg_io_type {
     CFG_TYPE_RTP,
 };
 
+/*
+ * How a flow is coded on the wire: PCM (the values are bytes per sample,
+ * as enum aoip_pcm_format has them, so a PCM encoding casts to it) or
+ * Opus (aoip/opus.h).
+ */
+enum cfg_encoding {
+    CFG_ENC_L16 = AOIP_PCM_L16,
+    CFG_ENC_L24 = AOIP_PCM_L24,
+    CFG_ENC_OPUS = 16,
+};
+
+/* An encoding's PCM format; only for CFG_ENC_L16 and CFG_ENC_L24. */
+static inline enum aoip_pcm_format cfg_pcm_of(enum cfg_encoding e)
+{
+    return (enum aoip_pcm_format)e;
+}
+
+/* The Opus settings of flows (keys opus_bitrate, opus_frame_ms, opus_fec,
+ * opus_expected_loss), in [node], [peer.X] and type = rtp sections. */
+struct cfg_opus {
+    uint32_t bitrate;       /* b/s per channel; default 64000 (6000..256000) */
+    uint32_t frame_us;      /* 2500, 5000, 10000, 20000; 0 (the default, "auto"):
+                               aoip_opus_default_frame_us for the flow */
+    bool fec;               /* in-band FEC; default yes */
+    unsigned expected_loss; /* percent, 0..100; default AOIP_OPUS_DEFAULT_EXPECTED_LOSS */
+};
+
 enum cfg_wave {
     CFG_WAVE_SINE,
     CFG_WAVE_PULSE, /* one full-scale sample a second, for latency measurement */
@@ -68,7 +95,9 @@ struct cfg_io {
     struct sockaddr_storage
         addr; /* input: listen (unicast or multicast group); output: destination */
     socklen_t addr_len;
-    enum aoip_pcm_format encoding;
+    enum cfg_encoding encoding;
+    struct cfg_opus opus;   /* encoding = opus: output's settings (an input's decoder
+                               needs none; its channels must be 1 or 2) */
     uint8_t payload_type;   /* default 96 */
     uint32_t packet_us;     /* output; default the node's */
     char sdp[CFG_PATH_MAX]; /* input: the SDP file the four keys above came from, or "" */
@@ -92,6 +121,12 @@ struct cfg_peer {
     bool has_latency;
     enum cfg_latency latency;
     int latency_us_line, latency_line; /* 0: not given yet */
+    /* How flows from this peer are asked for: the node's encoding and Opus
+     * settings, each key of the section replacing the node's (resolved
+     * when the file has been read, wherever [node] stands in it). */
+    enum cfg_encoding encoding;
+    uint32_t packet_us;
+    struct cfg_opus opus;
 };
 
 enum cfg_multicast {
@@ -128,8 +163,9 @@ struct cfg {
     uint32_t period_us;
     uint32_t latency_us;
     enum cfg_latency latency;
-    enum aoip_pcm_format encoding;
+    enum cfg_encoding encoding; /* how flows from other nodes are asked for */
     uint32_t packet_us;
+    struct cfg_opus opus;
     double clock_skew_ppm;
     bool discovery; /* mDNS/DNS-SD with Avahi; default yes */
     enum cfg_multicast multicast;

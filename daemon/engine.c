@@ -204,21 +204,39 @@ static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, uint8_t *
         pkt.payload_len = (size_t)plain;
         f->rt.key_id = f->seal.cur.id;
     }
-    size_t frame_bytes = (size_t)f->encoding * f->channels;
-    size_t frames = pkt.payload_len / frame_bytes;
-    if (pkt.payload_type != f->payload_type || pkt.payload_len % frame_bytes != 0 || frames == 0 ||
-        frames > e->cfg.max_packet_frames) {
-        f->rt.bad++;
-        atomic_fetch_add_explicit(&e->dropped_payload, 1, memory_order_relaxed);
-        return;
-    }
-
-    float *planes[ENGINE_FLOW_CHANNELS];
-    for (unsigned c = 0; c < f->channels; c++)
-        planes[c] = e->decode + (size_t)c * e->cfg.max_packet_frames;
-    aoip_pcm_decode(f->encoding, planes, pkt.payload, f->channels, frames);
-    int verdict = aoip_jitter_put(f->jb, pkt.ssrc, pkt.seq, pkt.timestamp,
+    int verdict;
+    size_t frames;
+    if (f->opus) {
+        /* Whatever its bytes, an Opus packet is one frame: one that does not
+         * decode is counted and concealed by the decoder. */
+        frames = f->opus->frame;
+        if (pkt.payload_type != f->payload_type || pkt.payload_len == 0) {
+            f->rt.bad++;
+            atomic_fetch_add_explicit(&e->dropped_payload, 1, memory_order_relaxed);
+            return;
+        }
+        verdict = opus_rx_take(f->opus, f->jb, &pkt, pkt.payload, pkt.payload_len);
+        struct aoip_opus_decoder_stats ds;
+        opus_rx_stats(f->opus, &ds);
+        f->rt.fec_recovered = ds.recovered;
+        f->rt.plc_concealed = ds.concealed;
+        f->rt.corrupt = ds.corrupt;
+    } else {
+        size_t frame_bytes = (size_t)f->encoding * f->channels;
+        frames = pkt.payload_len / frame_bytes;
+        if (pkt.payload_type != f->payload_type || pkt.payload_len % frame_bytes != 0 ||
+            frames == 0 || frames > e->cfg.max_packet_frames) {
+            f->rt.bad++;
+            atomic_fetch_add_explicit(&e->dropped_payload, 1, memory_order_relaxed);
+            return;
+        }
+        float *planes[ENGINE_FLOW_CHANNELS];
+        for (unsigned c = 0; c < f->channels; c++)
+            planes[c] = e->decode + (size_t)c * e->cfg.max_packet_frames;
+        aoip_pcm_decode(cfg_pcm_of(f->encoding), planes, pkt.payload, f->channels, frames);
+        verdict = aoip_jitter_put(f->jb, pkt.ssrc, pkt.seq, pkt.timestamp,
                                   (const float *const *)planes, (uint32_t)frames);
+    }
     if (verdict == AOIP_JITTER_STORED || verdict == AOIP_JITTER_LATE ||
         verdict == AOIP_JITTER_RESYNC) {
         /* Interarrival jitter and clock recovery follow the stream being
@@ -407,7 +425,8 @@ static AOIP_RT void pull_flow(struct engine *e, struct rx_flow *f, int64_t wall)
     aoip_jitter_get_stats(f->jb, &js);
     const struct aoip_clock *clock = f->leader ? &f->leader->clock : &f->clock;
     f->rt.lost = js.lost;
-    f->rt.late = js.late;
+    /* Opus: a packet that came after the decoder had decided its frame is late too. */
+    f->rt.late = js.late + (f->opus ? f->opus->late : 0);
     f->rt.duplicates = js.duplicates;
     f->rt.reordered = js.reordered;
     f->rt.resyncs = js.resyncs;
@@ -479,6 +498,15 @@ static AOIP_RT void flush(struct engine *e, struct sender *s)
     s->n = 0;
 }
 
+/* A packet that could not be made: counted, and the timeline goes on
+ * without it (receivers conceal the frames). Never sent plain or short. */
+static AOIP_RT void skip_packet(struct engine *e, struct tx_flow *f)
+{
+    atomic_fetch_add_explicit(&e->send_errors, 1, memory_order_relaxed);
+    f->seq++;
+    f->ts += f->packet_frames;
+}
+
 /* Build one packet of flow f from planes (one pointer per channel) into the batch. */
 static AOIP_RT void emit(struct engine *e, struct sender *s, struct tx_flow *f,
                          const float *const *planes)
@@ -492,16 +520,24 @@ static AOIP_RT void emit(struct engine *e, struct sender *s, struct tx_flow *f,
                                  .timestamp = f->ts,
                                  .ssrc = f->ssrc };
     int hl = aoip_rtp_write_header(&h, wire, ENGINE_DATAGRAM_MAX);
-    size_t pl = aoip_pcm_bytes(f->encoding, f->channels, f->packet_frames);
-    aoip_pcm_encode(f->encoding, wire + hl, planes, f->channels, f->packet_frames);
+    size_t pl;
+    if (f->opus) {
+        int got = aoip_opus_encode(f->opus, wire + hl, ENGINE_PAYLOAD_MAX, planes);
+        if (got < 0) {
+            skip_packet(e, f);
+            return;
+        }
+        pl = (size_t)got;
+    } else {
+        pl = aoip_pcm_bytes(cfg_pcm_of(f->encoding), f->channels, f->packet_frames);
+        aoip_pcm_encode(cfg_pcm_of(f->encoding), wire + hl, planes, f->channels, f->packet_frames);
+    }
     size_t len = (size_t)hl + pl;
     if (f->sealed) {
         int sealed = aoip_seal_tx_seal(&f->seal, wire, (size_t)hl, pl, ENGINE_DATAGRAM_MAX);
         if (sealed < 0) {
-            /* Cannot happen with the sizes the config allows; never send it plain. */
-            atomic_fetch_add_explicit(&e->send_errors, 1, memory_order_relaxed);
-            f->seq++;
-            f->ts += f->packet_frames;
+            /* Cannot happen with the sizes the config allows. */
+            skip_packet(e, f);
             return;
         }
         len = (size_t)sealed;

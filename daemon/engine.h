@@ -42,12 +42,15 @@
 #include "aoip/resample.h"
 #include "aoip/rtp.h"
 #include "aoip/seal.h"
+#include "codec.h"
+#include "config.h"
 #include "seqlock.h"
 #include "spsc.h"
 
 /* Remote channels one node can hear at once: four MADI streams' worth. */
 #define ENGINE_RX_SLOTS 1024
-/* Channels in one flow: the jitter buffer's limit, far above what fits an MTU at 1 ms. */
+/* Channels in one flow: the jitter buffer's limit, far above what fits an MTU at 1 ms
+ * (and above what Opus at 64 kb/s a channel fits in 20 ms frames). */
 #define ENGINE_FLOW_CHANNELS AOIP_JITTER_MAX_CHANNELS
 /* RTP payload budget: 1500-byte MTU minus IPv4 (20), UDP (8), RTP (12), with room
  * left for the sealed envelope the security issue adds. */
@@ -96,6 +99,11 @@ struct flow_counters {
         auth_failures; /* rx, sealed: packets that did not open (forged, damaged, unknown key) */
     uint64_t replays;  /* rx, sealed: packets opened before, or older than the window */
     uint64_t key_id;   /* sealed: the key in use (tx) or last taken (rx) */
+    /* rx, Opus: frames rebuilt from the next packet's FEC, concealed by the
+     * decoder, and packets that did not decode (concealed too). */
+    uint64_t fec_recovered;
+    uint64_t plc_concealed;
+    uint64_t corrupt;
 };
 
 SEQLOCK_DECLARE(flow_snapshot, SEQLOCK_WORDS(struct flow_counters));
@@ -143,7 +151,8 @@ struct rx_flow {
     bool any_ssrc;       /* a plain RTP input: whatever arrives on its own socket */
     int fd;              /* -1: the engine's socket; else the input's own */
     struct in_addr from; /* accept only from this IPv4 address (INADDR_ANY: anyone) */
-    enum aoip_pcm_format encoding;
+    enum cfg_encoding encoding;
+    struct opus_rx *opus; /* encoding opus: the decoder (codec.h) */
     uint8_t payload_type;
     unsigned channels;
     uint32_t slots[ENGINE_FLOW_CHANNELS]; /* source slot each channel plays into */
@@ -203,7 +212,8 @@ struct tx_flow {
     /* Set by the control thread before the flow is in any plan; read-only after. */
     struct sockaddr_storage to;
     socklen_t to_len;
-    enum aoip_pcm_format encoding;
+    enum cfg_encoding encoding;
+    struct aoip_opus_encoder *opus; /* encoding opus: packet_frames is its frame */
     uint8_t payload_type;
     unsigned channels;
     const float *bufs[ENGINE_FLOW_CHANNELS]; /* source slots or destination buffers */

@@ -44,17 +44,19 @@ uint32_t flows_random(void)
     return v;
 }
 
-const char *flows_encoding_name(enum aoip_pcm_format f)
+const char *flows_encoding_name(enum cfg_encoding e)
 {
-    return f == AOIP_PCM_L16 ? "L16" : "L24";
+    return e == CFG_ENC_OPUS ? "opus" : e == CFG_ENC_L16 ? "L16" : "L24";
 }
 
-int flows_encoding_parse(const char *s, enum aoip_pcm_format *out)
+int flows_encoding_parse(const char *s, enum cfg_encoding *out)
 {
     if (s && strcasecmp(s, "L24") == 0)
-        *out = AOIP_PCM_L24;
+        *out = CFG_ENC_L24;
     else if (s && strcasecmp(s, "L16") == 0)
-        *out = AOIP_PCM_L16;
+        *out = CFG_ENC_L16;
+    else if (s && strcasecmp(s, "opus") == 0)
+        *out = CFG_ENC_OPUS;
     else
         return -1;
     return 0;
@@ -65,12 +67,114 @@ bool flows_packet_us_valid(json_int_t us)
     return us == 125 || us == 250 || us == 333 || us == 1000 || us == 4000;
 }
 
+bool flows_frame_us_valid(json_int_t us)
+{
+    return us == 2500 || us == 5000 || us == 10000 || us == 20000;
+}
+
+bool flow_format_equal(const struct flow_format *a, const struct flow_format *b)
+{
+    if (a->encoding != b->encoding)
+        return false;
+    if (a->encoding != CFG_ENC_OPUS)
+        return a->packet_us == b->packet_us;
+    return a->opus.bitrate == b->opus.bitrate && a->opus.frame_us == b->opus.frame_us &&
+           a->opus.fec == b->opus.fec && a->opus.expected_loss == b->opus.expected_loss;
+}
+
+json_t *flow_format_json(const struct flow_format *f)
+{
+    if (f->encoding != CFG_ENC_OPUS)
+        return json_pack("{s:s, s:i}", "encoding", flows_encoding_name(f->encoding), "packet_us",
+                         (int)f->packet_us);
+    return json_pack("{s:s, s:i, s:i, s:b, s:i}", "encoding", "opus", "bitrate",
+                     (int)f->opus.bitrate, "frame_us", (int)f->opus.frame_us, "fec", f->opus.fec,
+                     "expected_loss", (int)f->opus.expected_loss);
+}
+
+int flow_format_parse(const json_t *o, struct flow_format *out)
+{
+    struct flow_format f = { 0 };
+    const char *enc = json_string_value(json_object_get(o, "encoding"));
+    if (flows_encoding_parse(enc, &f.encoding) < 0)
+        return -1;
+    if (f.encoding != CFG_ENC_OPUS) {
+        json_t *us = json_object_get(o, "packet_us");
+        if (!json_is_integer(us) || !flows_packet_us_valid(json_integer_value(us)))
+            return -1;
+        f.packet_us = (uint32_t)json_integer_value(us);
+        *out = f;
+        return 0;
+    }
+    json_t *rate = json_object_get(o, "bitrate"), *frame = json_object_get(o, "frame_us");
+    json_t *fec = json_object_get(o, "fec"), *loss = json_object_get(o, "expected_loss");
+    if (!json_is_integer(rate) || json_integer_value(rate) < AOIP_OPUS_BITRATE_MIN_STREAM ||
+        json_integer_value(rate) > AOIP_OPUS_BITRATE_MAX_CHANNEL || !json_is_integer(frame) ||
+        (json_integer_value(frame) != 0 && !flows_frame_us_valid(json_integer_value(frame))) ||
+        !json_is_boolean(fec) || !json_is_integer(loss) || json_integer_value(loss) < 0 ||
+        json_integer_value(loss) > 100)
+        return -1;
+    f.opus = (struct cfg_opus){ .bitrate = (uint32_t)json_integer_value(rate),
+                                .frame_us = (uint32_t)json_integer_value(frame),
+                                .fec = json_is_true(fec),
+                                .expected_loss = (unsigned)json_integer_value(loss) };
+    *out = f;
+    return 0;
+}
+
+void flows_default_format(const struct node *n, const char *peer_name, struct flow_format *out)
+{
+    *out = (struct flow_format){ n->cfg->encoding, n->cfg->packet_us, n->cfg->opus };
+    for (size_t i = 0; peer_name && i < n->cfg->n_peers; i++) {
+        const struct cfg_peer *cp = &n->cfg->peers[i];
+        if (strcmp(cp->name, peer_name) == 0)
+            *out = (struct flow_format){ cp->encoding, cp->packet_us, cp->opus };
+    }
+}
+
+void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587,
+                       struct aoip_opus_config *out)
+{
+    aoip_opus_config_default(out, channels);
+    if (!rfc7587 || channels > 2)
+        aoip_opus_mapping_mono(&out->mapping, channels);
+    out->bitrate = f->opus.bitrate * channels;
+    out->frame_us = f->opus.frame_us ? f->opus.frame_us : aoip_opus_default_frame_us(out->bitrate);
+    out->fec = f->opus.fec;
+    out->expected_loss = f->opus.expected_loss;
+}
+
+/* Opus payload bytes a packet may take: each stream but the last adds up to
+ * two bytes of length (opus.h), and what is left of the budget is audio. */
+static bool opus_fits(const struct flow_format *f, unsigned channels)
+{
+    struct aoip_opus_config oc;
+    flows_opus_config(f, channels, false, &oc);
+    uint64_t audio = (uint64_t)oc.bitrate * oc.frame_us / 8000000u;
+    return audio + 2u * (channels - 1) <= ENGINE_PAYLOAD_MAX;
+}
+
+unsigned flows_per_packet(const struct node *n, const struct flow_format *f)
+{
+    unsigned most = ENGINE_FLOW_CHANNELS;
+    if (f->encoding == CFG_ENC_OPUS) {
+        while (most > 1 && !opus_fits(f, most))
+            most--;
+        return most;
+    }
+    uint32_t frames = cfg_frames_of_us(n->cfg, f->packet_us);
+    unsigned fit =
+        (unsigned)(ENGINE_PAYLOAD_MAX / aoip_pcm_bytes(cfg_pcm_of(f->encoding), 1, frames));
+    return fit < most ? fit : most;
+}
+
 static void rx_parts_free(struct rx_flow *f)
 {
     aoip_jitter_free(f->jb);
     aoip_conceal_free(f->cc);
     aoip_resampler_free(f->rs);
     aoip_latency_free(f->lat);
+    opus_rx_free(f->opus);
     free(f->in);
     free(f->in_missing);
 }
@@ -96,11 +200,12 @@ static void latency_for(const struct node *n, const char *peer_name, enum cfg_la
 #define FLOWS_AUTO_CEILING_US 100000
 
 struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_name,
-                            uint32_t packet_us)
+                            uint32_t packet_us, uint32_t wait_us)
 {
     enum cfg_latency mode;
     uint32_t latency_us;
     latency_for(n, peer_name, &mode, &latency_us);
+    latency_us += wait_us;
     uint32_t latency_frames = cfg_frames_of_us(n->cfg, latency_us);
     uint32_t ceiling = cfg_frames_of_us(
         n->cfg, latency_us > FLOWS_AUTO_CEILING_US ? latency_us : FLOWS_AUTO_CEILING_US);
@@ -135,7 +240,8 @@ struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_
     if (mode == CFG_LATENCY_AUTO) {
         struct aoip_latency_config lc = {
             .sample_rate = n->cfg->sample_rate,
-            .packet_frames = cfg_frames_of_us(n->cfg, packet_us ? packet_us : n->cfg->packet_us),
+            .packet_frames =
+                cfg_frames_of_us(n->cfg, (packet_us ? packet_us : n->cfg->packet_us) + wait_us),
             .period_frames = period,
             .floor_frames = 0,
             .ceiling_frames = ceiling,
@@ -206,7 +312,7 @@ static void meta_free(struct flow_meta *m)
 }
 
 /* Free a flow no plan and no list holds any more. */
-static void rx_free(struct node *n, struct rx_flow *f)
+void flows_rx_free(struct node *n, struct rx_flow *f)
 {
     for (unsigned c = 0; c < f->channels; c++)
         if (!f->any_ssrc && f->slots[c] != UINT32_MAX)
@@ -221,6 +327,7 @@ static void rx_free(struct node *n, struct rx_flow *f)
 
 void flows_tx_free(struct tx_flow *f)
 {
+    aoip_opus_encoder_free(f->opus);
     free(f->staging);
     meta_free(f->owner);
     free(f);
@@ -307,7 +414,7 @@ static void drop_rx(struct node *n, unsigned i)
     n->rx[i] = n->rx[--n->n_rx];
     f->dead = true;
     if (f->refs == 0)
-        rx_free(n, f);
+        flows_rx_free(n, f);
     node_plan_changed(n);
 }
 
@@ -382,7 +489,7 @@ void flows_free_plan(struct plan *p, void *arg)
         return;
     for (unsigned i = 0; i < p->n_rx; i++)
         if (--p->rx[i]->refs == 0 && p->rx[i]->dead)
-            rx_free(n, p->rx[i]);
+            flows_rx_free(n, p->rx[i]);
     for (unsigned i = 0; i < p->n_tx; i++)
         if (--p->tx[i]->refs == 0 && p->tx[i]->dead)
             flows_tx_free(p->tx[i]);
@@ -433,6 +540,15 @@ json_t *flows_set_entry(const struct tx_flow *f)
         json_object_set_new(e, "group", json_string(group));
         json_object_set_new(e, "port", json_integer(FLOWS_MULTICAST_PORT));
     }
+    if (f->opus) {
+        struct aoip_opus_config oc;
+        char text[AOIP_OPUS_MAPPING_TEXT_MAX];
+        flows_opus_config(&m->fmt, f->channels, false, &oc);
+        aoip_opus_mapping_print(text, sizeof(text), &oc.mapping);
+        json_object_set_new(e, "opus",
+                            json_pack("{s:s, s:i, s:b}", "mapping", text, "bitrate",
+                                      (int)oc.bitrate, "fec", oc.fec));
+    }
     json_t *seal = keys_entry(f);
     if (seal)
         json_object_set_new(e, "seal", seal);
@@ -458,16 +574,36 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     const char *ssrc_s = NULL, *enc_s = NULL;
     json_int_t pt = 0, packet_us = 0;
     json_t *chans = NULL;
-    enum aoip_pcm_format enc;
+    enum cfg_encoding enc;
     char *end = NULL;
 
     if (json_unpack(v, "{s:s, s:I, s:s, s:I, s:o}", "ssrc", &ssrc_s, "payload_type", &pt,
                     "encoding", &enc_s, "packet_us", &packet_us, "channels", &chans) != 0 ||
         !json_is_array(chans) || json_array_size(chans) == 0 ||
         json_array_size(chans) > ENGINE_FLOW_CHANNELS || flows_encoding_parse(enc_s, &enc) < 0 ||
-        pt < 0 || pt > 127 || !flows_packet_us_valid(packet_us)) {
+        pt < 0 || pt > 127 ||
+        !(enc == CFG_ENC_OPUS ? flows_frame_us_valid(packet_us)
+                              : flows_packet_us_valid(packet_us))) {
         log_warn("peer %s: a flow in flows.set is malformed", p->name);
         return NULL;
+    }
+    /* An Opus flow: its channel mapping, and whether its packets carry FEC. */
+    struct aoip_opus_config oc = { .frame_us = (uint32_t)packet_us };
+    bool fec = false;
+    if (enc == CFG_ENC_OPUS) {
+        json_t *o = json_object_get(v, "opus");
+        const char *map = json_string_value(json_object_get(o, "mapping"));
+        fec = json_is_true(json_object_get(o, "fec"));
+        if (!map || aoip_opus_mapping_parse(&oc.mapping, map, strlen(map)) < 0 ||
+            oc.mapping.channels != json_array_size(chans)) {
+            log_warn("peer %s: an Opus flow in flows.set has no usable channel mapping", p->name);
+            return NULL;
+        }
+        if (n->cfg->sample_rate != AOIP_OPUS_RATE) {
+            log_warn("peer %s: sends Opus, which runs at %d Hz, to this node at %u Hz: not taken",
+                     p->name, AOIP_OPUS_RATE, n->cfg->sample_rate);
+            return NULL;
+        }
     }
     unsigned long ssrc = strtoul(ssrc_s, &end, 16);
     if (!end || *end || strlen(ssrc_s) != 8) {
@@ -500,7 +636,14 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     }
 
     unsigned nch = (unsigned)json_array_size(chans);
-    struct rx_flow *f = rx_flow_new(n, nch, p->name, (uint32_t)packet_us);
+    /* FEC for a frame comes with the next packet: a frame in front waits one more for it. */
+    bool fec_waits = enc == CFG_ENC_OPUS && fec && packet_us >= 10000;
+    struct rx_flow *f =
+        rx_flow_new(n, nch, p->name, (uint32_t)packet_us, fec_waits ? (uint32_t)packet_us : 0);
+    if (f && enc == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, fec))) {
+        flows_rx_free(n, f);
+        f = NULL;
+    }
     if (!f) {
         if (fd >= 0)
             close(fd);
@@ -527,7 +670,7 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
         if (slot < 0) {
             log_warn("peer %s: no rx slot for channel '%s' of flow %08lx", p->name,
                      name ? name : "?", ssrc);
-            rx_free(n, f);
+            flows_rx_free(n, f);
             return NULL;
         }
         f->slots[c] = (uint32_t)slot;
@@ -538,7 +681,7 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     if (keys_rx_start(n, p, f, json_object_get(v, "seal")) < 0) {
         if (!json_object_get(v, "seal"))
             p->plain_refused++;
-        rx_free(n, f);
+        flows_rx_free(n, f);
         return NULL;
     }
     return f;
@@ -598,7 +741,7 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
         /* All of p's flows share one timeline (engine.h): join the one playing. */
         f->align_to = timeline;
         if (flows_add_rx(n, f) < 0) {
-            rx_free(n, f);
+            flows_rx_free(n, f);
             continue;
         }
         log_info("flow %08" PRIx32 " from %s: %u channels of %s", f->ssrc, p->name, f->channels,
@@ -716,8 +859,8 @@ static double ms_of_frames(const struct node *n, double frames)
 }
 
 static json_t *flow_json(const struct node *n, const char *dir, const struct flow_meta *m,
-                         const struct flow_counters *c, enum aoip_pcm_format enc,
-                         uint32_t packet_us, uint32_t ssrc)
+                         const struct flow_counters *c, enum cfg_encoding enc, uint32_t packet_us,
+                         uint32_t ssrc)
 {
     char ssrc_s[9];
     snprintf(ssrc_s, sizeof(ssrc_s), "%08" PRIx32, ssrc);
@@ -770,6 +913,11 @@ json_t *flows_stats(struct node *n)
         json_object_set_new(o, "malformed", json_integer((json_int_t)c.bad));
         json_object_set_new(o, "auth_failures", json_integer((json_int_t)c.auth_failures));
         json_object_set_new(o, "replays", json_integer((json_int_t)c.replays));
+        if (f->opus) {
+            json_object_set_new(o, "fec_recovered", json_integer((json_int_t)c.fec_recovered));
+            json_object_set_new(o, "plc_concealed", json_integer((json_int_t)c.plc_concealed));
+            json_object_set_new(o, "corrupt", json_integer((json_int_t)c.corrupt));
+        }
         seal_json(o, f->sealed, rx_meta(f), &c);
         json_array_append_new(list, o);
     }

@@ -11,10 +11,31 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aoip/opus.h"
 #include "engine.h"
 
 struct node;
 struct peer;
+
+/*
+ * How a flow is coded on the wire (proto/peer.md, "Formats"): PCM with its
+ * packet time, or Opus with its bitrate per channel, frame (0: the default
+ * for the flow's bitrate), FEC and the loss it plans for. A receiver asks
+ * for its channels in a format; the sender packs channels asked in the
+ * same format into flows, so a source asked for in two formats is encoded
+ * once per format, not once per route.
+ */
+struct flow_format {
+    enum cfg_encoding encoding;
+    uint32_t packet_us; /* PCM */
+    struct cfg_opus opus;
+};
+
+/* What a peer asked of this node: channels, in one format. */
+struct peer_ask {
+    struct flow_format fmt;
+    json_t *channels; /* names of this node's sources */
+};
 
 /* How long a replaced flow goes on beside its successor: the receiver
  * switches as soon as the new one plays (a latency and a network delay
@@ -25,11 +46,12 @@ struct peer;
 #define FLOWS_NTP_UNIX_OFFSET 2208988800LL
 
 struct flow_meta {
-    char peer_id[17];   /* "" for plain RTP */
-    char peer_name[96]; /* the peer's name, or "rtp:ADDRESS:PORT" */
-    json_t *channels;   /* "NODE/NAME" strings, in flow order */
-    uint32_t packet_us;
-    int64_t retire_at_ms; /* replaced: goes at this time (monotonic ms); 0: live */
+    char peer_id[17];       /* "" for plain RTP */
+    char peer_name[96];     /* the peer's name, or "rtp:ADDRESS:PORT" */
+    json_t *channels;       /* "NODE/NAME" strings, in flow order */
+    uint32_t packet_us;     /* PCM: the packet time; Opus: the frame */
+    struct flow_format fmt; /* tx: the format it was asked in (pack.c) */
+    int64_t retire_at_ms;   /* replaced: goes at this time (monotonic ms); 0: live */
 
     /* A multicast flow: sent to group:FLOWS_MULTICAST_PORT, joined by the
      * receivers listed (tx), or received on a socket of its own (rx). */
@@ -75,14 +97,39 @@ static inline struct flow_meta *flow_meta_of_tx(const struct tx_flow *f)
 
 /* Shared by flows.c and pack.c. */
 uint32_t flows_random(void);
-const char *flows_encoding_name(enum aoip_pcm_format f);
-int flows_encoding_parse(const char *s, enum aoip_pcm_format *out);
+const char *flows_encoding_name(enum cfg_encoding e);
+int flows_encoding_parse(const char *s, enum cfg_encoding *out);
 bool flows_packet_us_valid(json_int_t us);
+bool flows_frame_us_valid(json_int_t us);
+
+bool flow_format_equal(const struct flow_format *a, const struct flow_format *b);
+/* The format as flows.want and routes.json carry it: {"encoding": "L24",
+ * "packet_us": 1000} or {"encoding": "opus", "bitrate": 64000, "frame_us":
+ * 0, "fec": true, "expected_loss": 10}. */
+json_t *flow_format_json(const struct flow_format *f);
+/* The inverse, every key checked: 0, or -1 for an object that is not one. */
+int flow_format_parse(const json_t *o, struct flow_format *out);
+/* The format flows from a node of this name are asked in: its [peer.NAME]
+ * section's, else the node's own. */
+void flows_default_format(const struct node *n, const char *peer_name, struct flow_format *out);
+/*
+ * The Opus settings of a flow of channels channels in format f: every
+ * channel its own mono stream (the channels of a routing matrix have
+ * nothing to do with each other, and coupled streams under FEC mix them,
+ * opus.h), or for one or two channels to and from other equipment
+ * (rfc7587) a plain Opus stream; the frame resolved when f leaves it to
+ * the default.
+ */
+void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587,
+                       struct aoip_opus_config *out);
+/* Channels of format f that fit one packet (at most ENGINE_FLOW_CHANNELS). */
+unsigned flows_per_packet(const struct node *n, const struct flow_format *f);
 bool flows_list_has(json_t *list, const char *name);
 /* "NODE/NAME" -> "NAME" */
 const char *flows_channel_of(const json_t *full);
 void flows_drop_tx(struct node *n, unsigned i);
 void flows_tx_free(struct tx_flow *f);
+void flows_rx_free(struct node *n, struct rx_flow *f);
 /* A flow's entry in flows.set. */
 json_t *flows_set_entry(const struct tx_flow *f);
 /* Send every online peer its flows.set again where it changed (pack.c). */

@@ -194,6 +194,7 @@ static void describe_rtp(struct node *n, const struct cfg_io *io, struct flow_me
         json_array_append_new(m->channels, json_string(full));
     }
     m->packet_us = io->kind == CFG_OUTPUT ? io->packet_us : 0;
+    m->fmt = (struct flow_format){ io->encoding, io->packet_us, io->opus };
 }
 
 static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
@@ -207,7 +208,22 @@ static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
         return -1;
     }
     n->io.fds[i] = fd;
-    struct rx_flow *f = rx_flow_new(n, io->channels, NULL, 0);
+    /* Opus from other equipment: RFC 7587, one or two channels, in frames
+     * of opus_frame_ms (20 ms, what most senders use, when left to auto);
+     * FEC is taken where the packets carry it. */
+    struct flow_format fmt = { .encoding = io->encoding, .opus = io->opus };
+    struct aoip_opus_config oc;
+    if (io->encoding == CFG_ENC_OPUS) {
+        if (!fmt.opus.frame_us)
+            fmt.opus.frame_us = 20000;
+        flows_opus_config(&fmt, io->channels, true, &oc);
+    }
+    uint32_t wait_us = io->encoding == CFG_ENC_OPUS && oc.frame_us >= 10000 ? oc.frame_us : 0;
+    struct rx_flow *f = rx_flow_new(n, io->channels, NULL, fmt.opus.frame_us, wait_us);
+    if (f && io->encoding == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, true))) {
+        flows_rx_free(n, f);
+        f = NULL;
+    }
     if (!f) {
         snprintf(err, errlen, "input %s: cannot make its flow (%u channels)", io->name,
                  io->channels);
@@ -229,19 +245,32 @@ static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
 static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io, uint32_t first_dst,
                             char *err, size_t errlen)
 {
-    uint32_t frames = cfg_frames_of_us(n->cfg, io->packet_us);
-    size_t bytes = aoip_pcm_bytes(io->encoding, io->channels, frames);
-
+    struct flow_format fmt = { .encoding = io->encoding, .opus = io->opus };
+    struct aoip_opus_config oc;
+    uint32_t packet_us = io->packet_us;
+    size_t bytes = 0;
+    if (io->encoding == CFG_ENC_OPUS) {
+        /* To other equipment: RFC 7587, one or two channels (config.c). */
+        flows_opus_config(&fmt, io->channels, true, &oc);
+        packet_us = oc.frame_us;
+    } else {
+        bytes = aoip_pcm_bytes(cfg_pcm_of(io->encoding), io->channels,
+                               cfg_frames_of_us(n->cfg, packet_us));
+    }
     if (io->channels > ENGINE_FLOW_CHANNELS || bytes > ENGINE_PAYLOAD_MAX) {
         snprintf(err, errlen,
                  "output %s: %u channels of %s at %u us make %zu-byte packets; at most %d fit",
-                 io->name, io->channels, io->encoding == AOIP_PCM_L24 ? "L24" : "L16",
-                 io->packet_us, bytes, ENGINE_PAYLOAD_MAX);
+                 io->name, io->channels, flows_encoding_name(io->encoding), io->packet_us, bytes,
+                 ENGINE_PAYLOAD_MAX);
         return -1;
     }
-    struct tx_flow *f = tx_flow_new(io->channels, frames);
+    struct tx_flow *f = tx_flow_new(io->channels, cfg_frames_of_us(n->cfg, packet_us));
+    if (f && io->encoding == CFG_ENC_OPUS && !(f->opus = aoip_opus_encoder_new(&oc))) {
+        flows_tx_free(f);
+        f = NULL;
+    }
     if (!f) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "output %s: cannot make its flow", io->name);
         return -1;
     }
     memcpy(&f->to, &io->addr, io->addr_len);
@@ -253,6 +282,7 @@ static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io,
     for (unsigned c = 0; c < io->channels; c++)
         f->bufs[c] = n->engine.dst[first_dst + c];
     describe_rtp(n, io, f->owner);
+    flow_meta_of_tx(f)->packet_us = packet_us;
     n->io.rtp_out[i] = f;
     return flows_add_tx(n, f);
 }

@@ -291,7 +291,8 @@ static int start_engine(struct node *n, char *err, size_t errlen)
     unsigned nbus = 0;
     uint32_t *bus_src = calloc(n->n_sources + 1, sizeof(uint32_t));
     uint32_t *bus_dst = calloc(n->n_sources + 1, sizeof(uint32_t));
-    uint32_t max_packet = cfg_frames_of_us(n->cfg, 4000);
+    /* The longest packet: an Opus frame of 20 ms (PCM packets are 4 ms at most). */
+    uint32_t max_packet = cfg_frames_of_us(n->cfg, 20000);
 
     if (!bus_src || !bus_dst) {
         free(bus_src);

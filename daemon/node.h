@@ -26,6 +26,7 @@
 #include "aoip/peerchan.h"
 #include "config.h"
 #include "engine.h"
+#include "flows.h"
 
 #define NODE_ID_LEN 16 /* hex characters of a node id */
 /* Routes into one node's destinations: a full 256-destination node with 16 sources each. */
@@ -79,9 +80,8 @@ struct peer {
     int64_t loss_at_ms; /* its connection closed: lost at this time, unless it is back */
     json_t *wanted;     /* the channel list last sent in flows.want, NULL: none sent */
     /* What p asked of this node (flows.want), and the flow list it was told last. */
-    json_t *asked;
-    enum aoip_pcm_format asked_enc;
-    uint32_t asked_us;
+    struct peer_ask *asks;
+    unsigned n_asks;
     json_t *sent_set;
     json_t *groups; /* the multicast groups p sends to */
     bool aes;       /* it can open AES-256-GCM (its hello said so) */
@@ -104,6 +104,11 @@ struct route {
     bool muted;
     /* The latency the route asks of the flow that carries its source, in us; 0: none. */
     uint32_t latency_us;
+    /* The format its source is asked in (route add --encoding), else the
+     * source node's default (flows_default_format). The same for every
+     * route of a source on this node: a source arrives here once. */
+    bool has_format;
+    struct flow_format fmt;
     int slot; /* the source slot it mixes from, -1 while unresolved */
 };
 
@@ -266,9 +271,11 @@ bool peer_address(const struct peer *p, struct sockaddr_in *out);
 
 /* flows.c: rx and tx flows negotiated with peers. */
 void flows_set_from(struct node *n, struct peer *p, json_t *flows);
-/* pack.c: p wants these channels of ours; all flows are worked out again. */
-void flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *encoding,
-                   json_int_t packet_us);
+/* pack.c: p asks for channels of ours (flows.want's "asks": each a format and
+ * its channels); all flows are worked out again. */
+void flows_want_by(struct node *n, struct peer *p, json_t *asks);
+/* Forget what p asked (it is gone, or the node is closing). */
+void flows_asks_free(struct peer *p);
 void flows_repack(struct node *n);
 /* The multicast groups this node sends to (announced to peers). */
 json_t *flows_groups(struct node *n);
@@ -287,10 +294,12 @@ int flows_add_rx(struct node *n, struct rx_flow *f);
 int flows_add_tx(struct node *n, struct tx_flow *f);
 /*
  * peer_name: the node it comes from, whose [peer.NAME] section may set its
- * latency (NULL for plain RTP); packet_us: its packet time (0: not known).
+ * latency (NULL for plain RTP); packet_us: its packet time (0: not known);
+ * wait_us: how much longer than the latency a frame is held, for what may
+ * still rebuild it (Opus FEC comes a frame later), 0 for none.
  */
 struct rx_flow *rx_flow_new(struct node *n, unsigned channels, const char *peer_name,
-                            uint32_t packet_us);
+                            uint32_t packet_us, uint32_t wait_us);
 struct tx_flow *tx_flow_new(unsigned channels, uint32_t packet_frames);
 /* Every rx flow's latency target again, from the routes that mix its channels:
  * after any change of routes or their slots, and for each new rx flow. */

@@ -1,9 +1,10 @@
 /*
  * pack.c: what a source node sends, to whom, in which flows.
  *
- * Every peer that wants channels of this node says which (flows.want). From
- * all of those together the node works out its flows: a channel that two or
- * more peers want (with the same encoding and packet time) goes out once,
+ * Every peer that wants channels of this node says which, and in which
+ * format (flows.want). From all of those together the node works out its
+ * flows: a channel that two or more peers want in the same format goes out
+ * once (so it is encoded once),
  * to a multicast group they all join (`multicast = auto`; `always` sends
  * every wanted channel that way, `never` none); the rest goes to each peer
  * unicast. Either way the channels are packed into as few flows as fit the
@@ -31,28 +32,21 @@
 #include "log.h"
 #include "node.h"
 
-/* The settings a set of wanted channels comes with: multicast is shared
- * only between peers that asked for the same. */
-struct settings {
-    enum aoip_pcm_format enc;
-    uint32_t packet_us;
-};
-
-/* Who a flow is for: one peer (unicast), or the multicast flows of one setting. */
+/* Who a flow is for: one peer (unicast), or the multicast flows of one format. */
 struct owner {
     struct peer *peer; /* NULL: multicast */
-    struct settings set;
+    struct flow_format fmt;
 };
 
-static bool same_settings(const struct tx_flow *f, const struct settings *s)
+static bool same_format(const struct tx_flow *f, const struct flow_format *fmt)
 {
-    return f->encoding == s->enc && flow_meta_of_tx(f)->packet_us == s->packet_us;
+    return flow_format_equal(&flow_meta_of_tx(f)->fmt, fmt);
 }
 
 static bool owned_by(const struct tx_flow *f, const struct owner *o)
 {
     const struct flow_meta *m = flow_meta_of_tx(f);
-    if (m->retire_at_ms || !same_settings(f, &o->set))
+    if (m->retire_at_ms || !same_format(f, &o->fmt))
         return false;
     if (!o->peer)
         return m->multicast;
@@ -151,17 +145,29 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
         to.sin_addr = group;
         to.sin_port = htons(FLOWS_MULTICAST_PORT);
     }
-    struct tx_flow *f = tx_flow_new(count, cfg_frames_of_us(n->cfg, o->set.packet_us));
+    struct aoip_opus_config oc;
+    uint32_t packet_us = o->fmt.packet_us;
+    if (o->fmt.encoding == CFG_ENC_OPUS) {
+        flows_opus_config(&o->fmt, count, false, &oc);
+        packet_us = oc.frame_us;
+    }
+    struct tx_flow *f = tx_flow_new(count, cfg_frames_of_us(n->cfg, packet_us));
     if (!f)
         return NULL;
     struct flow_meta *m = flow_meta_of_tx(f);
+    if (o->fmt.encoding == CFG_ENC_OPUS && !(f->opus = aoip_opus_encoder_new(&oc))) {
+        log_error("flow of %u channels: cannot make its Opus encoder", count);
+        flows_tx_free(f);
+        return NULL;
+    }
     memcpy(&f->to, &to, sizeof(to));
     f->to_len = sizeof(to);
-    f->encoding = o->set.enc;
+    f->encoding = o->fmt.encoding;
     f->payload_type = 96;
     f->ssrc = flows_random();
     f->seq = (uint16_t)flows_random();
-    m->packet_us = o->set.packet_us;
+    m->packet_us = packet_us;
+    m->fmt = o->fmt;
     if (o->peer) {
         snprintf(m->peer_id, sizeof(m->peer_id), "%s", o->peer->id);
         snprintf(m->peer_name, sizeof(m->peer_name), "%s", o->peer->name);
@@ -188,8 +194,12 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
         flows_tx_free(f);
         return NULL;
     }
-    log_info("flow %08" PRIx32 " to %s: %u channels of %s at %u us%s", f->ssrc, m->peer_name, count,
-             flows_encoding_name(f->encoding), m->packet_us, f->sealed ? ", sealed" : "");
+    char rate[32] = "";
+    if (f->opus)
+        snprintf(rate, sizeof(rate), " (%u kb/s)", oc.bitrate / 1000);
+    log_info("flow %08" PRIx32 " to %s: %u channels of %s%s at %u us%s", f->ssrc, m->peer_name,
+             count, flows_encoding_name(f->encoding), rate, m->packet_us,
+             f->sealed ? ", sealed" : "");
     return f;
 }
 
@@ -199,14 +209,11 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
  */
 static void pack(struct node *n, const struct owner *o, json_t *wanted, bool *keep, unsigned before)
 {
-    uint32_t frames = cfg_frames_of_us(n->cfg, o->set.packet_us);
-    unsigned per_flow = (unsigned)(ENGINE_PAYLOAD_MAX / aoip_pcm_bytes(o->set.enc, 1, frames));
+    unsigned per_flow = flows_per_packet(n, &o->fmt);
     json_t *covered = json_array(), *rest = json_array();
     size_t i;
     json_t *v;
 
-    if (per_flow > ENGINE_FLOW_CHANNELS)
-        per_flow = ENGINE_FLOW_CHANNELS;
     for (unsigned k = 0; k < before; k++) {
         struct tx_flow *f = n->tx[k];
         struct flow_meta *m = flow_meta_of_tx(f);
@@ -259,21 +266,28 @@ static void pack(struct node *n, const struct owner *o, json_t *wanted, bool *ke
 /* The peers that asked for channels, and are there to receive them. */
 static bool asking(const struct peer *p)
 {
-    return p->asked && peer_online(p);
+    return p->n_asks > 0 && peer_online(p);
 }
 
-/* Channels that go multicast among the peers asking with settings s. */
-static json_t *shared_channels(struct node *n, const struct settings *s)
+/* The channels p asked for in format fmt, or NULL. */
+static json_t *asked_in(const struct peer *p, const struct flow_format *fmt)
+{
+    for (unsigned a = 0; asking(p) && a < p->n_asks; a++)
+        if (flow_format_equal(&p->asks[a].fmt, fmt))
+            return p->asks[a].channels;
+    return NULL;
+}
+
+/* Channels that go multicast among the peers asking in format fmt. */
+static json_t *shared_channels(struct node *n, const struct flow_format *fmt)
 {
     json_t *seen = json_array(), *shared = json_array();
     size_t i;
     json_t *v;
 
     for (unsigned k = 0; k < n->n_peers; k++) {
-        struct peer *p = n->peers[k];
-        if (!asking(p) || p->asked_enc != s->enc || p->asked_us != s->packet_us)
-            continue;
-        json_array_foreach(p->asked, i, v)
+        json_t *asked = asked_in(n->peers[k], fmt);
+        json_array_foreach(asked, i, v)
         {
             const char *name = json_string_value(v);
             bool again = flows_list_has(seen, name);
@@ -287,6 +301,32 @@ static json_t *shared_channels(struct node *n, const struct settings *s)
     }
     json_decref(seen);
     return shared;
+}
+
+/* Pack every channel asked for in format fmt: multicast what is shared,
+ * the rest per peer. */
+static void pack_format(struct node *n, const struct flow_format *fmt, bool *keep, unsigned before)
+{
+    size_t i;
+    json_t *v;
+    json_t *shared = shared_channels(n, fmt);
+    struct owner mc = { NULL, *fmt };
+    pack(n, &mc, shared, keep, before);
+    for (unsigned k = 0; k < n->n_peers; k++) {
+        json_t *asked = asked_in(n->peers[k], fmt);
+        if (!asked)
+            continue;
+        json_t *own = json_array();
+        json_array_foreach(asked, i, v)
+        {
+            if (!flows_list_has(shared, json_string_value(v)))
+                json_array_append(own, v);
+        }
+        struct owner uc = { n->peers[k], *fmt };
+        pack(n, &uc, own, keep, before);
+        json_decref(own);
+    }
+    json_decref(shared);
 }
 
 /* The flows.set a peer gets: its unicast flows and the multicast flows it joins. */
@@ -335,37 +375,17 @@ void flows_repack(struct node *n)
         log_error("flows: out of memory re-packing");
         return;
     }
-    /* Every setting some peer asked with, once. */
+    /* Every format some peer asked in, once. */
     for (unsigned a = 0; a < n->n_peers; a++) {
         struct peer *first = n->peers[a];
-        if (!asking(first))
-            continue;
-        struct settings s = { first->asked_enc, first->asked_us };
-        bool done = false;
-        for (unsigned b = 0; b < a; b++)
-            done = done || (asking(n->peers[b]) && n->peers[b]->asked_enc == s.enc &&
-                            n->peers[b]->asked_us == s.packet_us);
-        if (done)
-            continue;
-
-        json_t *shared = shared_channels(n, &s);
-        struct owner mc = { NULL, s };
-        pack(n, &mc, shared, keep, before);
-        for (unsigned k = a; k < n->n_peers; k++) {
-            struct peer *p = n->peers[k];
-            if (!asking(p) || p->asked_enc != s.enc || p->asked_us != s.packet_us)
-                continue;
-            json_t *own = json_array();
-            json_array_foreach(p->asked, i, v)
-            {
-                if (!flows_list_has(shared, json_string_value(v)))
-                    json_array_append(own, v);
-            }
-            struct owner uc = { p, s };
-            pack(n, &uc, own, keep, before);
-            json_decref(own);
+        for (unsigned q = 0; asking(first) && q < first->n_asks; q++) {
+            const struct flow_format *fmt = &first->asks[q].fmt;
+            bool done = false;
+            for (unsigned b = 0; b < a && !done; b++)
+                done = asked_in(n->peers[b], fmt) != NULL;
+            if (!done)
+                pack_format(n, fmt, keep, before);
         }
-        json_decref(shared);
     }
 
     /* What is not in the new set is replaced; a gone peer's unicast flows stop now. */
@@ -392,17 +412,16 @@ void flows_repack(struct node *n)
         json_t *before_ids = json_copy(m->receivers);
         json_array_clear(m->receivers);
         for (unsigned a = 0; a < n->n_peers; a++) {
-            struct peer *p = n->peers[a];
-            if (!asking(p) ||
-                !same_settings(n->tx[k], &(struct settings){ p->asked_enc, p->asked_us }))
+            json_t *asked = asked_in(n->peers[a], &m->fmt);
+            if (!asked)
                 continue;
             bool wants = false;
             json_array_foreach(m->channels, i, v)
             {
-                wants = wants || flows_list_has(p->asked, flows_channel_of(v));
+                wants = wants || flows_list_has(asked, flows_channel_of(v));
             }
             if (wants)
-                json_array_append_new(m->receivers, json_string(p->id));
+                json_array_append_new(m->receivers, json_string(n->peers[a]->id));
         }
         /* A node that left holds the key: the flow gets a new one it is not told. */
         json_array_foreach(before_ids, i, v)
@@ -428,7 +447,7 @@ void flows_announce(struct node *n)
             json_decref(set);
             continue;
         }
-        if (!p->sent_set && json_array_size(set) == 0 && !p->asked) {
+        if (!p->sent_set && json_array_size(set) == 0 && p->n_asks == 0) {
             json_decref(set);
             continue;
         }
@@ -450,20 +469,21 @@ void flows_announce(struct node *n)
     json_decref(groups);
 }
 
-void flows_want_by(struct node *n, struct peer *p, json_t *channels, const char *enc_name,
-                   json_int_t packet_us)
+void flows_asks_free(struct peer *p)
 {
-    enum aoip_pcm_format enc;
+    for (unsigned a = 0; a < p->n_asks; a++)
+        json_decref(p->asks[a].channels);
+    free(p->asks);
+    p->asks = NULL;
+    p->n_asks = 0;
+}
+
+/* Only names of this node's sources count, each once; the rest is logged and ignored. */
+static json_t *known_sources(struct node *n, const struct peer *p, json_t *channels)
+{
+    json_t *wanted = json_array();
     size_t i;
     json_t *v;
-
-    if (flows_encoding_parse(enc_name, &enc) < 0)
-        enc = n->cfg->encoding;
-    if (!flows_packet_us_valid(packet_us))
-        packet_us = n->cfg->packet_us;
-
-    /* Only names of this node's sources count; the rest is logged and ignored. */
-    json_t *wanted = json_array();
     json_array_foreach(channels, i, v)
     {
         const char *name = json_string_value(v);
@@ -475,18 +495,62 @@ void flows_want_by(struct node *n, struct peer *p, json_t *channels, const char 
         if (!flows_list_has(wanted, name))
             json_array_append_new(wanted, json_string(name));
     }
-    json_decref(p->asked);
-    p->asked = wanted;
-    p->asked_enc = enc;
-    p->asked_us = (uint32_t)packet_us;
+    return wanted;
+}
+
+void flows_want_by(struct node *n, struct peer *p, json_t *asks)
+{
+    size_t count = json_array_size(asks);
+    struct peer_ask *list = calloc(count + 1, sizeof(*list));
+    unsigned used = 0;
+    size_t i;
+    json_t *v;
+
+    if (!list) {
+        log_error("flows: out of memory taking what peer %s asks for", p->name);
+        return;
+    }
+    json_array_foreach(asks, i, v)
+    {
+        struct flow_format fmt;
+        json_t *chans = json_object_get(v, "channels");
+        if (flow_format_parse(json_object_get(v, "format"), &fmt) < 0 || !json_is_array(chans)) {
+            log_warn("peer %s: asks for channels in a format this node does not know", p->name);
+            continue;
+        }
+        if (fmt.encoding == CFG_ENC_OPUS && n->cfg->sample_rate != AOIP_OPUS_RATE) {
+            log_warn("peer %s: asks for Opus, which runs at %d Hz, of this node at %u Hz", p->name,
+                     AOIP_OPUS_RATE, n->cfg->sample_rate);
+            continue;
+        }
+        /* One list per format: a format asked twice is one ask. */
+        unsigned at = 0;
+        while (at < used && !flow_format_equal(&list[at].fmt, &fmt))
+            at++;
+        json_t *known = known_sources(n, p, chans);
+        if (at == used) {
+            list[used++] = (struct peer_ask){ fmt, known };
+            continue;
+        }
+        size_t j;
+        json_t *name;
+        json_array_foreach(known, j, name)
+        {
+            if (!flows_list_has(list[at].channels, json_string_value(name)))
+                json_array_append(list[at].channels, name);
+        }
+        json_decref(known);
+    }
+    flows_asks_free(p);
+    p->asks = list;
+    p->n_asks = used;
     flows_repack(n);
 }
 
 void flows_peer_lost(struct node *n, struct peer *p)
 {
-    json_decref(p->asked);
+    flows_asks_free(p);
     json_decref(p->sent_set);
-    p->asked = NULL;
     p->sent_set = NULL;
     flows_repack(n);
 }

@@ -629,9 +629,7 @@ void peer_update_wants(struct node *n, struct peer *p)
     }
     json_decref(p->wanted);
     p->wanted = json_incref(want);
-    peer_send_json(p, json_pack("{s:s, s:o, s:s, s:i}", "type", "flows.want", "channels", want,
-                                "encoding", n->cfg->encoding == AOIP_PCM_L16 ? "L16" : "L24",
-                                "packet_us", (int)n->cfg->packet_us));
+    peer_send_json(p, json_pack("{s:s, s:o}", "type", "flows.want", "asks", want));
 }
 
 static void on_message(struct conn *c, json_t *msg)
@@ -661,14 +659,18 @@ static void on_message(struct conn *c, json_t *msg)
     } else if (strcmp(type, "reply") == 0) {
         on_reply(c, msg);
     } else if (strcmp(type, "flows.want") == 0) {
-        json_t *chans = json_object_get(msg, "channels");
-        json_t *enc = json_object_get(msg, "encoding"), *us = json_object_get(msg, "packet_us");
-        if (!json_is_array(chans) || json_array_size(chans) > PEER_MAX_CHANNELS) {
+        json_t *asks = json_object_get(msg, "asks");
+        size_t total = 0, i;
+        json_t *v;
+        json_array_foreach(asks, i, v)
+        {
+            total += json_array_size(json_object_get(v, "channels"));
+        }
+        if (!json_is_array(asks) || total > PEER_MAX_CHANNELS) {
             c->errors++;
             return;
         }
-        flows_want_by(n, c->peer, chans, json_string_value(enc),
-                      json_is_integer(us) ? json_integer_value(us) : 0);
+        flows_want_by(n, c->peer, asks);
     } else if (strcmp(type, "flows.set") == 0) {
         flows_set_from(n, c->peer, json_object_get(msg, "flows"));
     } else if (strcmp(type, "groups") == 0) {
@@ -1099,7 +1101,7 @@ void peers_close(struct node *n)
         free(p->destinations);
         free(p->buses);
         json_decref(p->wanted);
-        json_decref(p->asked);
+        flows_asks_free(p);
         json_decref(p->sent_set);
         json_decref(p->groups);
         free(p);

@@ -43,6 +43,12 @@ static long latency_of(const json_t *v)
     return (long)json_integer_value(v);
 }
 
+/* A route's format in JSON: null when it takes its source node's default. */
+static json_t *format_json(const struct route *rt)
+{
+    return rt->has_format ? flow_format_json(&rt->fmt) : json_null();
+}
+
 static void reply(struct request *r, json_t *response)
 {
     r->done(r, response);
@@ -84,8 +90,9 @@ json_t *route_json(const struct node *n, const struct route *rt)
     char src[2 * AOIP_NAME_MAX + 2], dst[2 * AOIP_NAME_MAX + 2];
     snprintf(src, sizeof(src), "%s/%s", rt->src_node, rt->src_channel);
     snprintf(dst, sizeof(dst), "%s/%s", n->cfg->name, n->destinations[rt->dst].name);
-    return json_pack("{s:s, s:s, s:f, s:b, s:o}", "source", src, "destination", dst, "gain_db",
-                     rt->gain_db, "muted", rt->muted, "latency_us", latency_json(rt->latency_us));
+    return json_pack("{s:s, s:s, s:f, s:b, s:o, s:o}", "source", src, "destination", dst, "gain_db",
+                     rt->gain_db, "muted", rt->muted, "latency_us", latency_json(rt->latency_us),
+                     "format", format_json(rt));
 }
 
 static json_t *local_routes(const struct node *n)
@@ -103,11 +110,11 @@ static void save(struct node *n)
         const struct route *rt = &n->routes[i];
         char src[2 * AOIP_NAME_MAX + 2];
         snprintf(src, sizeof(src), "%s/%s", rt->src_node, rt->src_channel);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:f, s:b, s:o}", "source", src,
-                                              "source_id", rt->src_id, "destination",
-                                              n->destinations[rt->dst].name, "gain_db", rt->gain_db,
-                                              "muted", rt->muted, "latency_us",
-                                              latency_json(rt->latency_us)));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:f, s:b, s:o, s:o}", "source", src, "source_id",
+                            rt->src_id, "destination", n->destinations[rt->dst].name, "gain_db",
+                            rt->gain_db, "muted", rt->muted, "latency_us",
+                            latency_json(rt->latency_us), "format", format_json(rt)));
     }
     json_t *doc = json_pack("{s:i, s:o}", "version", 1, "routes", list);
     char *text = json_dumps(doc, JSON_INDENT(2));
@@ -174,24 +181,42 @@ static struct peer *source_peer(struct node *n, const struct route *rt)
     return rt->src_id[0] ? node_peer_by_id(n, rt->src_id) : node_peer_by_name(n, rt->src_node);
 }
 
+/* The format route rt's source is asked in. */
+static void route_format(const struct node *n, const struct route *rt, struct flow_format *out)
+{
+    if (rt->has_format)
+        *out = rt->fmt;
+    else
+        flows_default_format(n, rt->src_node, out);
+}
+
 json_t *routes_wanted_from(struct node *n, const struct peer *p)
 {
-    json_t *list = json_array();
+    json_t *asks = json_array(), *seen = json_array();
     for (unsigned i = 0; i < n->n_routes; i++) {
         const struct route *rt = &n->routes[i];
-        if (strcmp(rt->src_id, p->id) != 0)
+        if (strcmp(rt->src_id, p->id) != 0 || flows_list_has(seen, rt->src_channel))
             continue;
-        bool dup = false;
+        json_array_append_new(seen, json_string(rt->src_channel));
+        struct flow_format fmt;
+        route_format(n, rt, &fmt);
+        json_t *f = flow_format_json(&fmt), *ask = NULL;
         size_t k;
         json_t *v;
-        json_array_foreach(list, k, v)
+        json_array_foreach(asks, k, v)
         {
-            dup = dup || strcmp(json_string_value(v), rt->src_channel) == 0;
+            if (json_equal(json_object_get(v, "format"), f))
+                ask = v;
         }
-        if (!dup)
-            json_array_append_new(list, json_string(rt->src_channel));
+        if (!ask) {
+            ask = json_pack("{s:O, s:[]}", "format", f, "channels");
+            json_array_append_new(asks, ask);
+        }
+        json_array_append_new(json_object_get(ask, "channels"), json_string(rt->src_channel));
+        json_decref(f);
     }
-    return list;
+    json_decref(seen);
+    return asks;
 }
 
 void routes_peer_known(struct node *n, struct peer *p)
@@ -238,10 +263,11 @@ int routes_load(struct node *n)
         double gain = 0.0;
         int muted = 0;
         json_t *latency = NULL; /* absent from files older than route latencies */
+        json_t *format = NULL;  /* and formats */
         struct aoip_channel_addr a;
-        if (json_unpack(v, "{s:s, s?s, s:s, s:F, s:b, s?o}", "source", &src, "source_id", &src_id,
-                        "destination", &dst, "gain_db", &gain, "muted", &muted, "latency_us",
-                        &latency) != 0 ||
+        if (json_unpack(v, "{s:s, s?s, s:s, s:F, s:b, s?o, s?o}", "source", &src, "source_id",
+                        &src_id, "destination", &dst, "gain_db", &gain, "muted", &muted,
+                        "latency_us", &latency, "format", &format) != 0 ||
             aoip_channel_addr_parse(&a, src) < 0 || a.index || n->n_routes == NODE_MAX_ROUTES) {
             log_warn("routes: entry %zu of routes.json is malformed; skipped", i + 1);
             continue;
@@ -251,6 +277,11 @@ int routes_load(struct node *n)
             log_warn("routes: %s -> %s: no such destination any more; dropped", src, dst);
             continue;
         }
+        struct flow_format fmt;
+        bool has_format = json_is_object(format) && flow_format_parse(format, &fmt) == 0;
+        if (format && !json_is_null(format) && !has_format)
+            log_warn("routes: %s -> %s: its format in routes.json is not one; the default taken",
+                     src, dst);
         long latency_us = latency ? latency_of(latency) : 0;
         if (latency_us < 0) {
             /* The route matters more than its latency: keep it, at the flow's own. */
@@ -263,6 +294,8 @@ int routes_load(struct node *n)
                               .gain_db = gain,
                               .muted = muted,
                               .latency_us = (uint32_t)latency_us,
+                              .has_format = has_format,
+                              .fmt = has_format ? fmt : (struct flow_format){ 0 },
                               .slot = -1 };
         snprintf(rt->src_node, sizeof(rt->src_node), "%s", a.node);
         snprintf(rt->src_channel, sizeof(rt->src_channel), "%s", a.channel);
@@ -361,10 +394,9 @@ static void cmd_status(struct request *r)
                         "name", n->cfg->name, "id", n->id, "version", AOIP_VERSION_STRING,
                         "uptime_s", (double)(engine_mono_ns() - n->start_ns) / 1e9, "sample_rate",
                         (int)n->cfg->sample_rate, "period_us", (int)n->cfg->period_us, "latency_us",
-                        (int)n->cfg->latency_us, "encoding",
-                        n->cfg->encoding == AOIP_PCM_L16 ? "L16" : "L24", "packet_us",
-                        (int)n->cfg->packet_us, "sources", (int)n->n_sources, "destinations",
-                        (int)n->n_destinations, "routes", (int)n->n_routes, "flows",
+                        (int)n->cfg->latency_us, "encoding", flows_encoding_name(n->cfg->encoding),
+                        "packet_us", (int)n->cfg->packet_us, "sources", (int)n->n_sources,
+                        "destinations", (int)n->n_destinations, "routes", (int)n->n_routes, "flows",
                         (int)(n->n_rx + n->n_tx), "peers", (int)peers, "port", (int)n->port,
                         "rtp_port", (int)n->rtp_port, "rtcp_port", (int)n->rtcp_port)));
 }
@@ -541,6 +573,51 @@ static bool reaches(json_t *routes, const char *from, const char *to, unsigned d
     return false;
 }
 
+/*
+ * The format a route add asks for, from its "encoding", "bitrate" (b/s a
+ * channel) and "frame_us" (0: the default for the flow), over the route's
+ * own or its source's default: false when it asks for none. Checked by
+ * check_format before.
+ */
+static bool format_from(const struct node *n, const struct route *rt, json_t *args,
+                        struct flow_format *out)
+{
+    const char *enc = json_string_value(json_object_get(args, "encoding"));
+    json_t *rate = json_object_get(args, "bitrate"), *frame = json_object_get(args, "frame_us");
+    if (!enc && !rate && !frame)
+        return false;
+    route_format(n, rt, out);
+    if (enc)
+        flows_encoding_parse(enc, &out->encoding);
+    if (rate)
+        out->opus.bitrate = (uint32_t)json_integer_value(rate);
+    if (frame)
+        out->opus.frame_us = (uint32_t)json_integer_value(frame);
+    return true;
+}
+
+/* What check_format refuses, or NULL. */
+static const char *format_problem(const struct node *n, json_t *msg)
+{
+    json_t *enc = json_object_get(msg, "encoding");
+    json_t *rate = json_object_get(msg, "bitrate"), *frame = json_object_get(msg, "frame_us");
+    enum cfg_encoding e = CFG_ENC_L24;
+    if (enc && flows_encoding_parse(json_string_value(enc), &e) < 0)
+        return "encoding must be L24, L16 or opus";
+    if (rate &&
+        (!json_is_integer(rate) || json_integer_value(rate) < AOIP_OPUS_BITRATE_MIN_STREAM ||
+         json_integer_value(rate) > AOIP_OPUS_BITRATE_MAX_CHANNEL))
+        return "bitrate must be 6 to 256 kb/s a channel";
+    if (frame && (!json_is_integer(frame) || (json_integer_value(frame) != 0 &&
+                                              !flows_frame_us_valid(json_integer_value(frame)))))
+        return "the Opus frame must be 2.5, 5, 10 or 20 ms";
+    if ((rate || frame) && enc && e != CFG_ENC_OPUS)
+        return "a bitrate and a frame are for Opus";
+    if (e == CFG_ENC_OPUS && enc && n->cfg->sample_rate != AOIP_OPUS_RATE)
+        return "Opus needs a node at 48000 Hz";
+    return NULL;
+}
+
 /* Add or change the route; the destination is this node's. */
 static void route_apply(struct request *r, json_t *args, json_t *network_routes)
 {
@@ -584,6 +661,18 @@ static void route_apply(struct request *r, json_t *args, json_t *network_routes)
         rt->muted = json_is_true(muted);
     if (latency)
         rt->latency_us = (uint32_t)latency_of(latency);
+    struct flow_format fmt;
+    if (format_from(n, rt, args, &fmt)) {
+        /* A source arrives here once, in one format: every route of it takes this one. */
+        for (unsigned i = 0; i < n->n_routes; i++) {
+            struct route *o = &n->routes[i];
+            if (strcmp(o->src_node, rt->src_node) == 0 &&
+                strcmp(o->src_channel, rt->src_channel) == 0) {
+                o->has_format = true;
+                o->fmt = fmt;
+            }
+        }
+    }
     if (rt->slot >= 0) {
         struct mix_cmd c = { .op = MIX_SET,
                              .src = (uint32_t)rt->slot,
@@ -598,9 +687,15 @@ static void route_apply(struct request *r, json_t *args, json_t *network_routes)
     struct peer *p = source_peer(n, rt);
     if (p)
         peer_update_wants(n, p);
-    char asks[48] = "";
+    char asks[96] = "";
     if (rt->latency_us)
         snprintf(asks, sizeof(asks), ", latency %g ms", rt->latency_us / 1000.0);
+    if (rt->has_format && rt->fmt.encoding == CFG_ENC_OPUS)
+        snprintf(asks + strlen(asks), sizeof(asks) - strlen(asks), ", as Opus at %u kb/s",
+                 rt->fmt.opus.bitrate / 1000);
+    else if (rt->has_format)
+        snprintf(asks + strlen(asks), sizeof(asks) - strlen(asks), ", as %s",
+                 flows_encoding_name(rt->fmt.encoding));
     log_info("route %s/%s -> %s/%s at %.1f dB%s%s", rt->src_node, rt->src_channel, n->cfg->name,
              n->destinations[dst].name, rt->gain_db, rt->muted ? ", muted" : "", asks);
     flows_update_latency(n);
@@ -669,6 +764,11 @@ static void cmd_route_add(struct request *r)
              NODE_ROUTE_LATENCY_MAX_US);
         return;
     }
+    const char *bad_format = format_problem(n, r->msg);
+    if (bad_format) {
+        fail(r, AOIP_CODE_BAD_REQUEST, "%s", bad_format);
+        return;
+    }
     const struct channel *d =
         route_target(r, json_string_value(json_object_get(r->msg, "destination")));
     if (!d || resolve_source(n, r, src_text, &src) < 0)
@@ -681,6 +781,10 @@ static void cmd_route_add(struct request *r)
         json_object_set(args, "muted", muted);
     if (latency)
         json_object_set(args, "latency_us", latency);
+    static const char *const format_keys[] = { "encoding", "bitrate", "frame_us" };
+    for (size_t k = 0; k < sizeof(format_keys) / sizeof(format_keys[0]); k++)
+        if (json_object_get(r->msg, format_keys[k]))
+            json_object_set(args, format_keys[k], json_object_get(r->msg, format_keys[k]));
     /* Only a bus feeding a bus can close a loop; then ask the whole network. */
     if (src.bus && d->bus) {
         gather_routes(n, r, args, cycle_checked);

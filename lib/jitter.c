@@ -3,15 +3,21 @@
  * contract).
  *
  * Audio lives in a ring of float frames per channel, indexed by extended RTP
- * timestamp modulo the capacity, with one presence byte per frame. The slot of
- * timestamp t belongs to the one position in [read, read + capacity), so a
- * packet is written where its timestamp says and the pull that consumes a slot
- * also frees it. Two invariants keep the hot paths to plain memcpy/memset:
- *  - a slot's audio is 0.0 whenever its presence byte is 0 (the ring starts
- *    zeroed, a pull zeroes what it consumed, a resync zeroes what was stored),
- *    so a pull copies whole spans without looking at presence per sample;
- *  - everything stored lies in [read, end): writes never land behind the read
+ * timestamp modulo the capacity, with one presence byte per frame: empty,
+ * received (a packet's) or filled (aoip_jitter_fill's, which a packet may
+ * still replace). The slot of timestamp t belongs to the one position in
+ * [read, read + capacity), so a packet is written where its timestamp says
+ * and the pull that consumes a slot also frees it. Two invariants keep the
+ * hot paths to plain memcpy/memset:
+ *  - a slot's audio is 0.0 whenever its presence byte is empty (the ring
+ *    starts zeroed, a pull zeroes what it consumed, a resync zeroes what was
+ *    stored), so a pull copies whole spans without looking at presence per
+ *    sample;
+ *  - everything stored lies in [read, top): writes never land behind the read
  *    position, so a resync only has to clear that span, not the whole ring.
+ * The level is end - read, with end just past the newest received frame:
+ * filled frames may lie beyond it (top keeps them in reach of a resync) but
+ * never move it, since clock recovery must steer on what the network brought.
  *
  * Sequence numbers and timestamps are extended to 64 bits (rtp.h) against
  * the highest sequence number and the read position, so wrap-around is just
@@ -62,6 +68,13 @@
  */
 #define AOIP_JITTER_MAX_CAPACITY (UINT32_C(1) << 22)
 
+/* What a presence byte says of its slot. */
+enum {
+    AOIP_JITTER_SLOT_EMPTY = 0,
+    AOIP_JITTER_SLOT_RECEIVED = 1,
+    AOIP_JITTER_SLOT_FILLED = 2, /* made by a codec, not received: a packet wins */
+};
+
 struct aoip_jitter {
     unsigned channels;
     uint32_t capacity;
@@ -69,7 +82,7 @@ struct aoip_jitter {
     uint32_t latency; /* the target; positions the read at the next (re)sync */
 
     float *ring[AOIP_JITTER_MAX_CHANNELS]; /* ring[c][0..capacity) */
-    uint8_t *present;                      /* 1 where a slot holds audio, else 0 */
+    uint8_t *present;                      /* AOIP_JITTER_SLOT_* of each slot */
     float *storage;                        /* what ring[] points into */
 
     bool started; /* a first packet has been stored */
@@ -81,7 +94,8 @@ struct aoip_jitter {
     uint32_t expect_read;
     uint32_t ssrc;
     int64_t read; /* extended timestamp of the next frame pulled */
-    int64_t end;  /* extended timestamp just past the newest frame stored */
+    int64_t end;  /* extended timestamp just past the newest frame received */
+    int64_t top;  /* just past the newest frame stored, received or filled: >= end */
     /*
      * Extended timestamp of the packet the stream (re)started on. Frames
      * before it are the pre-roll: silence before the stream's first frame,
@@ -218,10 +232,12 @@ static AOIP_RT void ring_write(struct aoip_jitter *jb, int64_t ts, const float *
         memcpy(jb->ring[c] + pos, audio[c] + skip, first * sizeof(float));
         memcpy(jb->ring[c], audio[c] + skip + first, (n - first) * sizeof(float));
     }
-    memset(jb->present + pos, 1, first);
-    memset(jb->present, 1, n - first);
+    memset(jb->present + pos, AOIP_JITTER_SLOT_RECEIVED, first);
+    memset(jb->present, AOIP_JITTER_SLOT_RECEIVED, n - first);
     if (ts + frames > jb->end)
         jb->end = ts + frames;
+    if (ts + frames > jb->top)
+        jb->top = ts + frames;
 }
 
 /*
@@ -231,10 +247,11 @@ static AOIP_RT void ring_write(struct aoip_jitter *jb, int64_t ts, const float *
  */
 static AOIP_RT void restart(struct aoip_jitter *jb, int64_t ts)
 {
-    if (jb->end > jb->read)
-        ring_clear(jb, jb->read, (uint32_t)(jb->end - jb->read));
+    if (jb->top > jb->read)
+        ring_clear(jb, jb->read, (uint32_t)(jb->top - jb->read));
     jb->read = ts - (int64_t)jb->latency;
     jb->end = jb->read;
+    jb->top = jb->read;
     jb->count_from = ts;
     jb->candidate = false;
     jb->late_packets = 0;
@@ -256,6 +273,7 @@ static AOIP_RT void follow(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq, 
         if (at <= (int64_t)ts && (int64_t)ts + frames <= at + (int64_t)jb->capacity) {
             jb->read = at;
             jb->end = at;
+            jb->top = at;
         }
     }
     jb->expecting = false;
@@ -432,13 +450,13 @@ AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
     return AOIP_JITTER_LATE;
 }
 
-/* How many of present[0..n) are absent. */
+/* How many of present[0..n) are empty (received and filled frames both play). */
 static AOIP_RT uint32_t count_absent(const uint8_t *restrict present, uint32_t n)
 {
     uint32_t absent = 0;
 
     for (uint32_t i = 0; i < n; i++)
-        absent += present[i] ^ 1u;
+        absent += present[i] == AOIP_JITTER_SLOT_EMPTY;
     return absent;
 }
 
@@ -482,7 +500,7 @@ static AOIP_RT uint32_t flag_absent(const uint8_t *restrict present, uint8_t *re
 
     if (missing) {
         for (uint32_t i = 0; i < n; i++)
-            missing[i] = present[i] ^ 1u;
+            missing[i] = present[i] == AOIP_JITTER_SLOT_EMPTY;
     }
     return absent;
 }
@@ -529,6 +547,69 @@ AOIP_RT uint32_t aoip_jitter_pull(struct aoip_jitter *jb, float *const *out, uin
     jb->missing_frames += absent - preroll_absent;
     settle(jb, frames);
     return absent;
+}
+
+/*
+ * Fill frames [from, to) of a codec's audio, which starts at extended
+ * timestamp ts, wherever no packet's audio is; to - from <= capacity - pos
+ * of ts + from, i.e. one span that does not wrap the ring.
+ */
+static AOIP_RT uint32_t fill_span(struct aoip_jitter *jb, int64_t ts, const float *const *audio,
+                                  uint32_t from, uint32_t to)
+{
+    uint32_t pos = slot_of(jb, ts + from), n = to - from, stored = 0;
+    uint8_t *present = jb->present + pos;
+
+    for (unsigned c = 0; c < jb->channels; c++) {
+        float *ring = jb->ring[c] + pos;
+        const float *src = audio[c] + from;
+
+        for (uint32_t i = 0; i < n; i++) {
+            if (present[i] != AOIP_JITTER_SLOT_RECEIVED)
+                ring[i] = src[i];
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (present[i] != AOIP_JITTER_SLOT_RECEIVED) {
+            present[i] = AOIP_JITTER_SLOT_FILLED;
+            stored++;
+        }
+    }
+    return stored;
+}
+
+AOIP_RT int aoip_jitter_fill(struct aoip_jitter *jb, uint32_t timestamp, const float *const *audio,
+                             uint32_t frames)
+{
+    int64_t ts, lo, hi;
+    uint32_t from, to, split, stored;
+
+    if (frames == 0 || frames > jb->max_packet)
+        return -EINVAL;
+    if (!jb->started)
+        return 0;
+    /* Extended against the read position, as put does; only the part in
+     * [read, read + capacity) has a slot of its own. */
+    ts = aoip_rtp_ts_extend(jb->read, timestamp);
+    lo = ts > jb->read ? ts : jb->read;
+    hi = ts + frames < jb->read + (int64_t)jb->capacity ? ts + frames
+                                                        : jb->read + (int64_t)jb->capacity;
+    if (lo >= hi)
+        return 0;
+    from = (uint32_t)(lo - ts);
+    to = (uint32_t)(hi - ts);
+    /* The ring wraps at most once inside [from, to). */
+    split = from + (jb->capacity - slot_of(jb, lo));
+    if (split >= to) {
+        stored = fill_span(jb, ts, audio, from, to);
+    } else {
+        stored = fill_span(jb, ts, audio, from, split);
+        stored += fill_span(jb, ts, audio, split, to);
+    }
+    /* end, and with it the level, stays where received audio puts it. */
+    if (stored && hi > jb->top)
+        jb->top = hi;
+    return (int)stored;
 }
 
 AOIP_RT void aoip_jitter_expect(struct aoip_jitter *jb, uint32_t ssrc, uint32_t next_timestamp)

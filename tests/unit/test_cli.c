@@ -1383,7 +1383,8 @@ static void assert_usage_error(const char *const *args, const char *reason, cons
 }
 
 #define ROUTE_ADD_USAGE                                                                            \
-    "usage: aoipctl route add SRC DST [--gain DB] [--mute|--unmute] [--latency-us N|default]"
+    "usage: aoipctl route add SRC DST [--gain DB] [--mute|--unmute] [--latency-us N|default]\n"    \
+    "          [--encoding L24|L16|opus] [--bitrate KBPS] [--frame-ms 2.5|5|10|20|auto]"
 #define GENERAL_USAGE "usage: aoipctl [-s PATH] [-j] COMMAND [ARGS...]"
 
 static void cli_unknown_command_is_usage_error(void **state)
@@ -1442,6 +1443,29 @@ static void cli_bad_gain_is_usage_error(void **state)
     assert_usage_error(
         (const char *[]){ "route", "add", "stage/mic1", "truck/in1", "--mute", "--unmute", NULL },
         "--mute and --unmute contradict each other", ROUTE_ADD_USAGE);
+}
+
+static void cli_bad_format_is_usage_error(void **state)
+{
+    (void)state;
+    const char *route[] = { "route", "add", "stage/mic1", "truck/in1", NULL, NULL, NULL };
+    static const char *const cases[][3] = {
+        { "--encoding", "mp3", "'mp3' is not an encoding: L24, L16 or opus" },
+        { "--bitrate", "5", "'5' is not a bitrate: 6 to 256 kb/s a channel" },
+        { "--bitrate", "257", "'257' is not a bitrate: 6 to 256 kb/s a channel" },
+        { "--bitrate", "64k", "'64k' is not a bitrate: 6 to 256 kb/s a channel" },
+        { "--frame-ms", "40", "'40' is not an Opus frame: 2.5, 5, 10, 20 or auto" },
+        { "--frame-ms", "2.50", "'2.50' is not an Opus frame: 2.5, 5, 10, 20 or auto" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        route[4] = cases[i][0];
+        route[5] = cases[i][1];
+        assert_usage_error(route, cases[i][2], ROUTE_ADD_USAGE);
+    }
+    assert_usage_error(
+        (const char *[]){ "route", "del", "stage/mic1", "truck/in1", "--encoding", "opus", NULL },
+        "route del does not take --encoding, --bitrate, --frame-ms",
+        "usage: aoipctl route del SRC DST");
 }
 
 static void cli_bad_latency_is_usage_error(void **state)
@@ -1784,6 +1808,7 @@ int main(void)
         cmocka_unit_test(cli_bad_channel_address_is_usage_error),
         cmocka_unit_test(cli_bad_gain_is_usage_error),
         cmocka_unit_test(cli_bad_latency_is_usage_error),
+        cmocka_unit_test(cli_bad_format_is_usage_error),
         cmocka_unit_test(cli_option_or_argument_a_verb_does_not_take_is_usage_error),
         cmocka_unit_test(cli_without_a_socket_exits_3),
         cmocka_unit_test(cli_socket_nobody_listens_on_exits_3),

@@ -27,6 +27,7 @@
 
 #include "aoip/common.h"
 #include "aoip/control.h"
+#include "aoip/opus.h"
 #include "aoip/sdp.h"
 #include "config.h"
 #include "netmodel.h"
@@ -519,8 +520,10 @@ static void encoding_is_case_insensitive(void **state)
 static void unknown_encoding_is_refused(void **state)
 {
     (void)state;
-    expect_error("[node]\nencoding = opus\n",
-                 "node.conf:2: encoding must be L24 or L16, not 'opus'");
+    expect_error("[node]\nencoding = L32\n",
+                 "node.conf:2: encoding must be L24, L16 or opus, not 'L32'");
+    expect_error("[peer.far]\nencoding = opus/48000\n",
+                 "node.conf:2: encoding must be L24, L16 or opus, not 'opus/48000'");
 }
 
 static void invalid_node_name_is_refused(void **state)
@@ -675,7 +678,8 @@ static void key_for_another_type_before_type_is_refused(void **state)
 static void type_in_a_bus_is_refused(void **state)
 {
     (void)state;
-    expect_error("[bus.mix]\ntype = tone\n", "node.conf:2: unknown key 'type' in [bus.mix]");
+    expect_error("[bus.mix]\ntype = tone\n",
+                 "node.conf:2: key 'type' is only for inputs and outputs, not [bus.mix]");
 }
 
 static void single_frequency_applies_to_all_channels(void **state)
@@ -1015,13 +1019,14 @@ static void sdp_parse_error_is_reported(void **state)
 static void sdp_of_another_encoding_is_refused(void **state)
 {
     (void)state;
-    static const char opus[] = "v=0\ns=x\nc=IN IP4 239.69.1.1\nt=0 0\nm=audio 5004 RTP/AVP 111\n"
-                               "a=rtpmap:111 opus/48000/2\n";
+    static const char pcmu[] = "v=0\ns=x\nc=IN IP4 239.69.1.1\nt=0 0\nm=audio 5004 RTP/AVP 0\n"
+                               "a=rtpmap:0 PCMU/8000\n";
     char sdp[64];
-    write_temp(sdp, opus, strlen(opus));
+    write_temp(sdp, pcmu, strlen(pcmu));
     char text[256], want[512];
     snprintf(text, sizeof(text), "[input.desk]\ntype = rtp\nsdp = %s\n", sdp);
-    snprintf(want, sizeof(want), "node.conf:3: sdp %s: encoding 'opus' is not L24 or L16", sdp);
+    snprintf(want, sizeof(want), "node.conf:3: sdp %s: encoding 'PCMU' is not L24, L16 or opus",
+             sdp);
     expect_error(text, want);
     unlink(sdp);
 }
@@ -1050,6 +1055,274 @@ static void sdp_must_be_a_regular_file(void **state)
     (void)state;
     expect_error("[input.desk]\ntype = rtp\nsdp = /tmp\n",
                  "node.conf:3: sdp /tmp: not a regular file");
+}
+
+static void assert_opus(const struct cfg_opus *o, uint32_t bitrate, uint32_t frame_us, bool fec,
+                        unsigned expected_loss)
+{
+    assert_int_equal(o->bitrate, bitrate);
+    assert_int_equal(o->frame_us, frame_us);
+    assert_int_equal(o->fec, fec);
+    assert_int_equal(o->expected_loss, expected_loss);
+}
+
+static void opus_settings_default_to_aoip_opus_defaults(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[peer.truck]\naddress = 192.0.2.1:7400\n");
+    assert_int_equal(cfg.encoding, CFG_ENC_L24);
+    assert_opus(&cfg.opus, 64000, 0, true, AOIP_OPUS_DEFAULT_EXPECTED_LOSS);
+    assert_int_equal(AOIP_OPUS_DEFAULT_EXPECTED_LOSS, 10);
+    assert_int_equal(cfg.peers[0].encoding, CFG_ENC_L24);
+    assert_int_equal(cfg.peers[0].packet_us, 1000);
+    assert_opus(&cfg.peers[0].opus, 64000, 0, true, 10);
+    cfg_free(&cfg);
+}
+
+static void opus_keys_parse_in_node(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\nencoding = opus\nopus_bitrate = 96\nopus_frame_ms = 2.5\n"
+                   "opus_fec = no\nopus_expected_loss = 0\n");
+    assert_int_equal(cfg.encoding, CFG_ENC_OPUS);
+    assert_opus(&cfg.opus, 96000, 2500, false, 0);
+    cfg_free(&cfg);
+
+    static const struct {
+        const char *text;
+        uint32_t us;
+    } frames[] = { { "5", 5000 }, { "10", 10000 }, { "20", 20000 }, { "auto", 0 } };
+    for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text),
+                 "[node]\nopus_frame_ms = %s\nopus_bitrate = 6\nopus_expected_loss = 100\n",
+                 frames[i].text);
+        parse_ok(&cfg, text);
+        assert_opus(&cfg.opus, 6000, frames[i].us, true, 100);
+        cfg_free(&cfg);
+    }
+    parse_ok(&cfg, "[node]\nopus_bitrate = 256\n");
+    assert_int_equal(cfg.opus.bitrate, 256000);
+    cfg_free(&cfg);
+}
+
+static void opus_encoding_takes_any_case(void **state)
+{
+    (void)state;
+    static const char *const words[] = { "opus", "Opus", "OPUS" };
+    for (size_t i = 0; i < 3; i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "[node]\nencoding = %s\n[peer.far]\nencoding = %s\n", words[i],
+                 words[i]);
+        struct cfg cfg;
+        parse_ok(&cfg, text);
+        assert_int_equal(cfg.encoding, CFG_ENC_OPUS);
+        assert_int_equal(cfg.peers[0].encoding, CFG_ENC_OPUS);
+        cfg_free(&cfg);
+    }
+}
+
+static void bad_opus_keys_are_refused(void **state)
+{
+    (void)state;
+    expect_error("[node]\nopus_bitrate = 5\n", "node.conf:2: opus_bitrate must be 6..256, not '5'");
+    expect_error("[node]\nopus_bitrate = 257\n",
+                 "node.conf:2: opus_bitrate must be 6..256, not '257'");
+    expect_error("[node]\nopus_bitrate = 64k\n",
+                 "node.conf:2: opus_bitrate must be a whole number, not '64k'");
+    expect_error("[peer.x]\nopus_frame_ms = 40\n",
+                 "node.conf:2: opus_frame_ms must be 2.5, 5, 10, 20 or auto, not '40'");
+    expect_error("[peer.x]\nopus_frame_ms = 2.50\n",
+                 "node.conf:2: opus_frame_ms must be 2.5, 5, 10, 20 or auto, not '2.50'");
+    expect_error("[node]\nopus_fec = maybe\n",
+                 "node.conf:2: opus_fec must be yes or no, not 'maybe'");
+    expect_error("[node]\nopus_expected_loss = 101\n",
+                 "node.conf:2: opus_expected_loss must be 0..100, not '101'");
+    expect_error("[output.desk]\ntype = rtp\nopus_expected_loss = -1\n",
+                 "node.conf:3: opus_expected_loss must be 0..100, not '-1'");
+    expect_error("[peer.x]\nopus_fec = no\nopus_fec = yes\n",
+                 "node.conf:3: duplicate key 'opus_fec' in [peer.x] (first at line 2)");
+    expect_error("[node]\nopus_bitrate = 64\nopus_bitrate = 64\n",
+                 "node.conf:3: duplicate key 'opus_bitrate' in [node] (first at line 2)");
+    expect_error("[peer.x]\nencoding =\n", "node.conf:2: empty value for 'encoding' in [peer.x]");
+    expect_error("[peer.x]\npacket_us = 500\n",
+                 "node.conf:2: packet_us must be one of 125, 250, 333, 1000, 4000, not '500'");
+    expect_error("[peer.x]\nopus_bitrat = 64\n",
+                 "node.conf:2: unknown key 'opus_bitrat' in [peer.x]");
+}
+
+static void peer_takes_what_it_does_not_set_from_a_later_node(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[peer.far]\n"
+                   "address = 192.0.2.7:7400\n"
+                   "encoding = opus\n"
+                   "opus_bitrate = 32\n"
+                   "opus_fec = yes\n"
+                   "[peer.near]\n"
+                   "address = 192.0.2.8:7400\n"
+                   "packet_us = 250\n"
+                   "[peer.found]\n" /* no address: only how a discovered peer is asked */
+                   "opus_frame_ms = 20\n"
+                   "[node]\n"
+                   "encoding = L16\n"
+                   "packet_us = 333\n"
+                   "opus_bitrate = 128\n"
+                   "opus_frame_ms = 10\n"
+                   "opus_fec = no\n"
+                   "opus_expected_loss = 25\n");
+    assert_int_equal(cfg.n_peers, 3);
+    const struct cfg_peer *far = &cfg.peers[0], *near = &cfg.peers[1], *found = &cfg.peers[2];
+    assert_int_equal(far->encoding, CFG_ENC_OPUS);
+    assert_int_equal(far->packet_us, 333);
+    assert_opus(&far->opus, 32000, 10000, true, 25);
+    assert_int_equal(near->encoding, CFG_ENC_L16);
+    assert_int_equal(near->packet_us, 250);
+    assert_opus(&near->opus, 128000, 10000, false, 25);
+    assert_string_equal(found->host, "");
+    assert_int_equal(found->encoding, CFG_ENC_L16);
+    assert_int_equal(found->packet_us, 333);
+    assert_opus(&found->opus, 128000, 20000, false, 25);
+    cfg_free(&cfg);
+}
+
+static void rtp_output_opus_keys_follow_the_node_key_by_key(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 2\n"
+                   "encoding = opus\nopus_frame_ms = 5\n"
+                   "[node]\nopus_bitrate = 48\nopus_expected_loss = 30\n");
+    const struct cfg_io *io = &cfg.ios[0];
+    assert_int_equal(io->encoding, CFG_ENC_OPUS);
+    assert_int_equal(io->payload_type, 96);
+    assert_opus(&io->opus, 48000, 5000, true, 30);
+    cfg_free(&cfg);
+
+    /* Opus keys beside a PCM encoding are kept, not refused. */
+    parse_ok(&cfg, "[output.desk]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 8\n"
+                   "opus_bitrate = 96\n");
+    assert_int_equal(cfg.ios[0].encoding, CFG_ENC_L24);
+    assert_opus(&cfg.ios[0].opus, 96000, 0, true, 10);
+    cfg_free(&cfg);
+}
+
+static void rtp_opus_carries_one_or_two_channels(void **state)
+{
+    (void)state;
+    expect_error("[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 3\n"
+                 "encoding = opus\n",
+                 "node.conf:4: channels must be 1 or 2 with encoding opus (RFC 7587), not 3");
+    expect_error("[input.wan]\ntype = rtp\nlisten = 0.0.0.0:5004\nencoding = opus\n"
+                 "channels = 6\npayload_type = 111\n",
+                 "node.conf:5: channels must be 1 or 2 with encoding opus (RFC 7587), not 6");
+    /* A node that asks its peers for Opus leaves its plain RTP at L24. */
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\nencoding = opus\n\n"
+                   "[output.desk]\ntype = rtp\ndestination = 127.0.0.1:5006\nchannels = 8\n");
+    assert_int_equal(cfg.encoding, CFG_ENC_OPUS);
+    assert_int_equal(cfg.ios[0].encoding, CFG_ENC_L24);
+    cfg_free(&cfg);
+
+    parse_ok(&cfg, "[input.wan]\ntype = rtp\nlisten = 0.0.0.0:5004\nencoding = opus\n"
+                   "channels = 1\npayload_type = 111\n"
+                   "[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 2\n"
+                   "encoding = Opus\n");
+    assert_int_equal(cfg.ios[0].encoding, CFG_ENC_OPUS);
+    assert_int_equal(cfg.ios[0].channels, 1);
+    assert_int_equal(cfg.ios[0].payload_type, 111);
+    assert_int_equal(cfg.ios[1].encoding, CFG_ENC_OPUS);
+    assert_int_equal(cfg.ios[1].channels, 2);
+    cfg_free(&cfg);
+}
+
+static void keys_of_another_kind_say_where_they_belong(void **state)
+{
+    (void)state;
+    expect_error("[input.wan]\ntype = rtp\nopus_bitrate = 64\n",
+                 "node.conf:3: key 'opus_bitrate' is only for rtp outputs, not [input.wan]");
+    expect_error("[bus.mix]\nopus_fec = no\n",
+                 "node.conf:2: key 'opus_fec' is only for rtp outputs, not [bus.mix]");
+    expect_error("[input.t]\npacket_us = 1000\n",
+                 "node.conf:2: key 'packet_us' is only for rtp outputs, not [input.t]");
+    expect_error("[output.x]\nlisten = 0.0.0.0:5004\n",
+                 "node.conf:2: key 'listen' is only for rtp inputs, not [output.x]");
+    expect_error("[bus.mix]\nencoding = opus\n",
+                 "node.conf:2: key 'encoding' is only for rtp inputs and rtp outputs, not "
+                 "[bus.mix]");
+    expect_error("[output.x]\nloop = no\n",
+                 "node.conf:2: key 'loop' is only for wav inputs, not [output.x]");
+    /* An output key on an output of another type keeps the message of its type. */
+    expect_error("[output.rec]\ntype = wav\nopus_fec = no\n",
+                 "node.conf:3: key 'opus_fec' does not apply to type wav in [output.rec]");
+}
+
+static void opus_needs_a_node_at_48khz(void **state)
+{
+    (void)state;
+    expect_error("[node]\nsample_rate = 96000\nencoding = opus\n",
+                 "node.conf:3: encoding opus needs sample_rate = 48000 (this node runs at 96000)");
+    expect_error("[peer.far]\naddress = h:1\n\nencoding = opus\n[node]\nsample_rate = 96000\n",
+                 "node.conf:4: encoding opus needs sample_rate = 48000 (this node runs at 96000)");
+    expect_error("[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 2\n"
+                 "encoding = opus\n[node]\nsample_rate = 44100\nperiod_us = 10000\n",
+                 "node.conf:5: encoding opus needs sample_rate = 48000 (this node runs at 44100)");
+    /* Opus settings alone ask for nothing at another rate. */
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\nsample_rate = 96000\nopus_bitrate = 64\n[peer.far]\nopus_fec = no\n");
+    assert_int_equal(cfg.peers[0].encoding, CFG_ENC_L24);
+    cfg_free(&cfg);
+}
+
+static void static_payload_type_is_not_opus(void **state)
+{
+    (void)state;
+    expect_error("[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 2\n"
+                 "encoding = opus\npayload_type = 11\n",
+                 "node.conf:6: payload_type 11 is L16 (RFC 3551), not opus");
+}
+
+/* As GStreamer's rtpopuspay describes its stream: OPUS in capitals, always /2 (RFC 7587 7). */
+static const char opus_sdp[] = "v=0\n"
+                               "o=- 0 0 IN IP4 127.0.0.1\n"
+                               "s=opus\n"
+                               "c=IN IP4 239.69.1.2\n"
+                               "t=0 0\n"
+                               "m=audio 5006 RTP/AVP 111\n"
+                               "a=rtpmap:111 OPUS/48000/2\n"
+                               "a=fmtp:111 sprop-stereo=0\n";
+
+static void sdp_of_opus_describes_an_opus_input(void **state)
+{
+    (void)state;
+    char sdp[64];
+    write_temp(sdp, opus_sdp, strlen(opus_sdp));
+    char text[256];
+    snprintf(text, sizeof(text), "[input.wan]\ntype = rtp\nsdp = %s\n", sdp);
+    struct cfg cfg;
+    parse_ok(&cfg, text);
+    assert_int_equal(cfg.ios[0].encoding, CFG_ENC_OPUS);
+    assert_int_equal(cfg.ios[0].channels, 2);
+    assert_int_equal(cfg.ios[0].payload_type, 111);
+    assert_v4(&cfg.ios[0], "239.69.1.2", 5006);
+    cfg_free(&cfg);
+
+    /* The rtpmap's 2 says nothing of the stream: a mono one is asked for by channels. */
+    snprintf(text, sizeof(text), "[input.wan]\ntype = rtp\nsdp = %s\nchannels = 1\n", sdp);
+    parse_ok(&cfg, text);
+    assert_int_equal(cfg.ios[0].channels, 1);
+    cfg_free(&cfg);
+
+    char want[512];
+    snprintf(text, sizeof(text), "[input.wan]\ntype = rtp\nsdp = %s\nencoding = L24\n", sdp);
+    snprintf(want, sizeof(want), "node.conf:4: encoding L24 does not match sdp %s (OPUS)", sdp);
+    expect_error(text, want);
+    snprintf(text, sizeof(text), "[input.wan]\ntype = rtp\nsdp = %s\nchannels = 4\n", sdp);
+    expect_error(text, "node.conf:4: channels must be 1 or 2 with encoding opus (RFC 7587), not 4");
+    unlink(sdp);
 }
 
 static void inline_comments_are_stripped(void **state)
@@ -1477,6 +1750,17 @@ int main(void)
         cmocka_unit_test(sdp_of_another_encoding_is_refused),
         cmocka_unit_test(sdp_file_larger_than_the_limit_is_refused),
         cmocka_unit_test(sdp_must_be_a_regular_file),
+        cmocka_unit_test(opus_settings_default_to_aoip_opus_defaults),
+        cmocka_unit_test(opus_keys_parse_in_node),
+        cmocka_unit_test(opus_encoding_takes_any_case),
+        cmocka_unit_test(bad_opus_keys_are_refused),
+        cmocka_unit_test(peer_takes_what_it_does_not_set_from_a_later_node),
+        cmocka_unit_test(rtp_output_opus_keys_follow_the_node_key_by_key),
+        cmocka_unit_test(rtp_opus_carries_one_or_two_channels),
+        cmocka_unit_test(keys_of_another_kind_say_where_they_belong),
+        cmocka_unit_test(opus_needs_a_node_at_48khz),
+        cmocka_unit_test(static_payload_type_is_not_opus),
+        cmocka_unit_test(sdp_of_opus_describes_an_opus_input),
         cmocka_unit_test(inline_comments_are_stripped),
         cmocka_unit_test(semicolon_without_blank_is_part_of_the_value),
         cmocka_unit_test(hash_starts_a_comment_line),

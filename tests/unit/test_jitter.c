@@ -1405,6 +1405,406 @@ static void jitter_random_stress_matches_what_was_sent(void **state)
         stress_run(seeds[i]);
 }
 
+/*
+ * aoip_jitter_fill: audio a codec made for a lost packet (Opus FEC or
+ * concealment). It plays where its timestamp says, but it is no packet: the
+ * counters, the sequence state and the level stay what the network made them.
+ */
+
+/* Fill in packet k's place with audio taken from packet j of stream 'from'. */
+static int fill_from(struct aoip_jitter *jb, const struct stream *st, size_t k,
+                     const struct stream *from, size_t j)
+{
+    const float *audio[MAX_CH];
+
+    assert_true(j < from->packets);
+    for (unsigned c = 0; c < from->channels; c++)
+        audio[c] = from->tone[c] + j * from->frames;
+    return aoip_jitter_fill(jb, (uint32_t)(st->ts0 + k * st->frames), audio, from->frames);
+}
+
+/* Fill in packet k's place with what was sent in it, as FEC would rebuild it. */
+static int fill(struct aoip_jitter *jb, const struct stream *st, size_t k)
+{
+    return fill_from(jb, st, k, st, k);
+}
+
+static void assert_stats_equal(const struct aoip_jitter_stats *a, const struct aoip_jitter_stats *b)
+{
+    assert_int_equal(a->received, b->received);
+    assert_int_equal(a->lost, b->lost);
+    assert_int_equal(a->late, b->late);
+    assert_int_equal(a->duplicates, b->duplicates);
+    assert_int_equal(a->reordered, b->reordered);
+    assert_int_equal(a->resyncs, b->resyncs);
+    assert_int_equal(a->strays, b->strays);
+    assert_int_equal(a->missing_frames, b->missing_frames);
+    assert_int_equal(a->level_frames, b->level_frames);
+    assert_int_equal(a->latency_frames, b->latency_frames);
+    assert_int_equal(a->next_timestamp, b->next_timestamp);
+    assert_int_equal(a->highest_seq, b->highest_seq);
+}
+
+static void jitter_fill_covers_lost_packet_without_counting_it(void **state)
+{
+    (void)state;
+    struct stream st;
+    /* Packet 7 straddles both 2^32 and the end of the 256-frame ring. */
+    stream_init(&st, 2, 0x1234, 0, UINT32_MAX - 359, 48, 20, 997.0);
+    struct player pl = { .jb = jb_new(2, 96, 256, 48), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 7), 96);
+    assert_int_equal(play(&pl, 48), 0);                       /* packet 5 */
+    assert_int_equal(put(pl.jb, &st, 8), AOIP_JITTER_STORED); /* 7 never comes */
+    /* With packet 8 in hand, the decoder rebuilds 7 from its FEC. */
+    struct aoip_jitter_stats before = stats_of(pl.jb);
+    assert_int_equal(fill(pl.jb, &st, 7), 48);
+    struct aoip_jitter_stats after = stats_of(pl.jb);
+    assert_stats_equal(&after, &before);
+    assert_int_equal(after.lost, 1);
+    assert_int_equal(play(&pl, 48), 0); /* packet 6 */
+    assert_int_equal(put(pl.jb, &st, 9), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, 48), 0); /* packet 7's place: the rebuilt audio */
+    assert_int_equal(run_periods(&pl, 10, 20), 0);
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.received, 19);
+    assert_int_equal(s.lost, 1); /* the network still lost it */
+    assert_int_equal(s.missing_frames, 0);
+    assert_int_equal(s.duplicates, 0);
+    assert_int_equal(s.reordered, 0);
+    assert_int_equal(s.late, 0);
+    assert_int_equal(s.resyncs, 0);
+    assert_int_equal(s.strays, 0);
+    assert_int_equal(s.highest_seq, 19);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+static void jitter_fill_before_first_packet_stores_nothing(void **state)
+{
+    (void)state;
+    struct stream st, other;
+    stream_init(&st, 1, 0x1234, 0, 0, 48, 20, 997.0);
+    stream_init(&other, 1, 0x1234, 0, 0, 48, 20, 1500.0);
+    /* One pull before the first packet, then the usual pre-roll. */
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 - 48 };
+
+    assert_int_equal(fill_from(pl.jb, &st, 1, &other, 1), 0);
+    assert_int_equal(fill_from(pl.jb, &st, 0, &other, 0), 0);
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.received, 0);
+    assert_int_equal(s.level_frames, 0);
+    assert_int_equal(s.next_timestamp, 0);
+    assert_int_equal(s.highest_seq, 0);
+    assert_int_equal(play(&pl, 48), 48);
+
+    /* It never started a stream: the first packet does. */
+    assert_int_equal(put(pl.jb, &st, 0), AOIP_JITTER_STORED);
+    assert_int_equal(stats_of(pl.jb).level_frames, 96 + 48);
+    assert_int_equal(play(&pl, 48), 48);
+    assert_int_equal(play(&pl, 48), 48);
+    assert_int_equal(play(&pl, 48), 0);  /* packet 0 */
+    assert_int_equal(play(&pl, 48), 48); /* packet 1's place: the refused fill is not there */
+
+    s = stats_of(pl.jb);
+    assert_int_equal(s.received, 1);
+    assert_int_equal(s.missing_frames, 48);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+    stream_free(&other);
+}
+
+static void jitter_fill_of_played_frames_changes_nothing(void **state)
+{
+    (void)state;
+    struct stream st, other;
+    stream_init(&st, 1, 0x1234, 0, 0, 48, 20, 997.0);
+    stream_init(&other, 1, 0x1234, 0, 0, 48, 20, 1500.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 6), 96);
+    assert_int_equal(put(pl.jb, &st, 7), AOIP_JITTER_STORED); /* 6 is lost */
+    assert_int_equal(play(&pl, 48), 0);                       /* packet 4 */
+    assert_int_equal(put(pl.jb, &st, 8), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, 48), 0);  /* packet 5 */
+    assert_int_equal(play(&pl, 24), 24); /* first half of packet 6's place */
+
+    /* Wholly played: nothing is stored, nothing counted. */
+    struct aoip_jitter_stats before = stats_of(pl.jb);
+    assert_int_equal(fill_from(pl.jb, &st, 5, &other, 5), 0);
+    assert_int_equal(fill_from(pl.jb, &st, 0, &other, 0), 0);
+    struct aoip_jitter_stats after = stats_of(pl.jb);
+    assert_stats_equal(&after, &before);
+
+    /* Half played: only the half ahead of the read position is stored. */
+    assert_int_equal(fill(pl.jb, &st, 6), 24);
+    after = stats_of(pl.jb);
+    assert_stats_equal(&after, &before);
+    assert_int_equal(play(&pl, 24), 0); /* second half of packet 6's place, rebuilt */
+    assert_int_equal(run_periods(&pl, 9, 20), 0);
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.missing_frames, 24);
+    assert_int_equal(s.lost, 1);
+    assert_int_equal(s.received, 19);
+    assert_int_equal(s.late, 0);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+    stream_free(&other);
+}
+
+static void jitter_fill_leaves_received_frames_alone(void **state)
+{
+    (void)state;
+    enum { F = 48 };
+    static float mixed[2][F];
+    struct stream st, other;
+    stream_init(&st, 2, 0x1234, 0, 0, F, 20, 997.0);
+    stream_init(&other, 2, 0x1234, 0, 0, F, 20, 1500.0);
+    struct player pl = { .jb = jb_new(2, 96, 0, F), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 7), 96);
+    assert_int_equal(put(pl.jb, &st, 8), AOIP_JITTER_STORED); /* 7 is lost */
+    /* Over received packets, not yet played: nothing is stored. */
+    assert_int_equal(fill_from(pl.jb, &st, 6, &other, 6), 0);
+    assert_int_equal(fill_from(pl.jb, &st, 8, &other, 8), 0);
+
+    /* Over the second half of 7's place and the first half of packet 8: the
+     * half over the hole is stored, the half over packet 8 (junk) is not. */
+    const float *audio[2] = { mixed[0], mixed[1] };
+    for (unsigned c = 0; c < 2; c++) {
+        for (uint32_t i = 0; i < F; i++)
+            mixed[c][i] = i < F / 2 ? st.tone[c][7 * F + F / 2 + i] : 7.0f;
+    }
+    assert_int_equal(aoip_jitter_fill(pl.jb, 7 * F + F / 2, audio, F), F / 2);
+
+    assert_int_equal(play(&pl, F), 0); /* packet 5 */
+    assert_int_equal(put(pl.jb, &st, 9), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, F), 0); /* packet 6, as received */
+    assert_int_equal(put(pl.jb, &st, 10), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, F), F / 2); /* packet 7's place */
+    assert_int_equal(missing_in(&pl, 0, F / 2), F / 2);
+    assert_int_equal(missing_in(&pl, F / 2, F), 0);
+    assert_int_equal(run_periods(&pl, 11, 20), 0); /* packet 8 first, as received */
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.missing_frames, F / 2);
+    assert_int_equal(s.lost, 1);
+    assert_int_equal(s.duplicates, 0);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+    stream_free(&other);
+}
+
+static void jitter_put_after_fill_replaces_filled_audio(void **state)
+{
+    (void)state;
+    enum { F = 48 };
+    static float mixed[1][F];
+    struct stream st, other;
+    stream_init(&st, 1, 0x1234, 0, 0, F, 20, 997.0);
+    /* What concealment guessed: not what was sent, so it must not be heard. */
+    stream_init(&other, 1, 0x1234, 0, 0, F, 20, 1500.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, F), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 7), 96);
+    assert_int_equal(put(pl.jb, &st, 8), AOIP_JITTER_STORED);
+    assert_int_equal(fill_from(pl.jb, &st, 7, &other, 7), F);
+    /* Packet 7 was only late on the network: it is judged as if no fill had
+     * been, and its audio replaces the guess. A real copy is a duplicate. */
+    assert_int_equal(put(pl.jb, &st, 7), AOIP_JITTER_STORED);
+    assert_int_equal(put(pl.jb, &st, 7), AOIP_JITTER_DUPLICATE);
+    assert_int_equal(play(&pl, F), 0); /* packet 5 */
+    assert_int_equal(play(&pl, F), 0); /* packet 6 */
+    assert_int_equal(put(pl.jb, &st, 9), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, F), 0); /* packet 7, as received */
+    assert_int_equal(run_periods(&pl, 10, 12), 0);
+
+    /* Packet 12 comes after its first half played: that half plays the fill,
+     * the rest the packet, which counts as late. */
+    assert_int_equal(put(pl.jb, &st, 13), AOIP_JITTER_STORED);
+    const float *audio[1] = { mixed[0] };
+    for (uint32_t i = 0; i < F; i++)
+        mixed[0][i] = i < F / 2 ? st.tone[0][12 * F + i] : other.tone[0][12 * F + i];
+    assert_int_equal(aoip_jitter_fill(pl.jb, 12 * F, audio, F), F);
+    assert_int_equal(play(&pl, F), 0); /* packet 10 */
+    assert_int_equal(put(pl.jb, &st, 14), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, F), 0);     /* packet 11 */
+    assert_int_equal(play(&pl, F / 2), 0); /* packet 12's first half, filled */
+    assert_int_equal(put(pl.jb, &st, 12), AOIP_JITTER_LATE);
+    assert_int_equal(play(&pl, F / 2), 0); /* its second half, as received */
+    assert_int_equal(put(pl.jb, &st, 15), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, F), 0); /* packet 13 */
+    assert_int_equal(run_periods(&pl, 16, 20), 0);
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.received, 21);
+    assert_int_equal(s.lost, 0);
+    assert_int_equal(s.duplicates, 1);
+    assert_int_equal(s.reordered, 2); /* 7 after 8, 12 after 14 */
+    assert_int_equal(s.late, 1);
+    assert_int_equal(s.resyncs, 0);
+    assert_int_equal(s.missing_frames, 0);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+    stream_free(&other);
+}
+
+static void jitter_later_fill_replaces_earlier_fill(void **state)
+{
+    (void)state;
+    struct stream st, other;
+    stream_init(&st, 1, 0x1234, 0, 0, 48, 20, 997.0);
+    stream_init(&other, 1, 0x1234, 0, 0, 48, 20, 1500.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 7), 96);
+    /* Concealment first, then the FEC that came with packet 8. */
+    assert_int_equal(fill_from(pl.jb, &st, 7, &other, 7), 48);
+    assert_int_equal(put(pl.jb, &st, 8), AOIP_JITTER_STORED);
+    assert_int_equal(fill(pl.jb, &st, 7), 48);
+    assert_int_equal(play(&pl, 48), 0);
+    assert_int_equal(put(pl.jb, &st, 9), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, 48), 0);
+    assert_int_equal(put(pl.jb, &st, 10), AOIP_JITTER_STORED);
+    assert_int_equal(play(&pl, 48), 0); /* packet 7's place: the FEC audio */
+    assert_int_equal(run_periods(&pl, 11, 20), 0);
+    assert_int_equal(stats_of(pl.jb).lost, 1);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+    stream_free(&other);
+}
+
+static void jitter_fill_does_not_move_level(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 0, 0, 48, 20, 997.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &st, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 10), 96);
+    assert_int_equal(stats_of(pl.jb).level_frames, 96);
+    assert_int_equal(put(pl.jb, &st, 11), AOIP_JITTER_STORED); /* 10 is lost */
+    assert_int_equal(stats_of(pl.jb).level_frames, 192);
+    assert_int_equal(fill(pl.jb, &st, 10), 48); /* in the hole */
+    assert_int_equal(stats_of(pl.jb).level_frames, 192);
+    /* Beyond the newest packet: stored, but the level is what was received. */
+    assert_int_equal(fill(pl.jb, &st, 12), 48);
+    assert_int_equal(fill(pl.jb, &st, 13), 48);
+    assert_int_equal(stats_of(pl.jb).level_frames, 192);
+
+    assert_int_equal(play(&pl, 48), 0); /* packet 8 */
+    assert_int_equal(stats_of(pl.jb).level_frames, 144);
+    assert_int_equal(play(&pl, 48), 0); /* packet 9 */
+    assert_int_equal(play(&pl, 48), 0); /* 10, filled */
+    assert_int_equal(play(&pl, 48), 0); /* packet 11 */
+    assert_int_equal(stats_of(pl.jb).level_frames, 0);
+    /* Played past everything received, on filled audio. */
+    assert_int_equal(play(&pl, 48), 0); /* 12, filled */
+    assert_int_equal(stats_of(pl.jb).level_frames, -48);
+    /* Packet 13 comes after all: it replaces its fill and moves the level. */
+    assert_int_equal(put(pl.jb, &st, 13), AOIP_JITTER_STORED);
+    assert_int_equal(stats_of(pl.jb).level_frames, 48);
+    assert_int_equal(play(&pl, 48), 0);  /* packet 13 */
+    assert_int_equal(play(&pl, 48), 48); /* nothing, received or made */
+    assert_int_equal(stats_of(pl.jb).level_frames, -48);
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.received, 12);
+    assert_int_equal(s.lost, 2); /* 10 and 12 */
+    assert_int_equal(s.missing_frames, 48);
+    assert_int_equal(s.reordered, 0);
+    assert_int_equal(s.late, 0);
+    assert_int_equal(s.resyncs, 0);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+static void jitter_fill_stops_at_the_ring_edge(void **state)
+{
+    (void)state;
+    enum { F = 48, CAP = 1024 };
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 0, 0, F, 40, 997.0);
+    struct player pl = { .jb = jb_new(1, 96, CAP, F), .st = &st, .next = -96 };
+    const float *audio[1];
+
+    assert_int_equal(run_periods(&pl, 0, 4), 96);
+    int64_t read = pl.next; /* stream sample = timestamp: ts0 is 0 */
+    assert_int_equal(read, 96);
+    /* Straddling the last slot of the ring: the part inside is stored. */
+    audio[0] = st.tone[0] + read + CAP - F / 2;
+    assert_int_equal(aoip_jitter_fill(pl.jb, (uint32_t)(read + CAP - F / 2), audio, F), F / 2);
+    /* Wholly beyond it: nothing. */
+    audio[0] = st.tone[0] + read + CAP;
+    assert_int_equal(aoip_jitter_fill(pl.jb, (uint32_t)(read + CAP), audio, F), 0);
+    assert_int_equal(stats_of(pl.jb).level_frames, 96);
+
+    /* Packets 2 and 3, a long gap, then the frames filled at the edge. */
+    assert_int_equal(play(&pl, CAP), CAP - 96 - F / 2);
+    assert_int_equal(missing_in(&pl, 0, 96), 0);
+    assert_int_equal(missing_in(&pl, CAP - F / 2, CAP), 0);
+    assert_int_equal(stats_of(pl.jb).missing_frames, CAP - 96 - F / 2);
+    assert_int_equal(stats_of(pl.jb).level_frames, 96 - CAP);
+    aoip_jitter_free(pl.jb);
+    stream_free(&st);
+}
+
+static void jitter_resync_drops_filled_audio(void **state)
+{
+    (void)state;
+    struct stream a, b;
+    stream_init(&a, 1, 0x1111, 0, 0, 48, 20, 997.0);
+    /* A new sender on the same timeline: its packet 1 follows a's packet 9. */
+    stream_init(&b, 1, 0x2222, 5000, 432, 48, 30, 1500.0);
+    struct player pl = { .jb = jb_new(1, 96, 0, 48), .st = &a, .next = -96 };
+
+    assert_int_equal(run_periods(&pl, 0, 10), 96);
+    /* Concealment ahead of a's newest packet, over where b will play. */
+    assert_int_equal(fill(pl.jb, &a, 10), 48);
+    assert_int_equal(fill(pl.jb, &a, 11), 48);
+    assert_int_equal(put(pl.jb, &b, 0), AOIP_JITTER_PROBATION);
+    assert_int_equal(put(pl.jb, &b, 1), AOIP_JITTER_RESYNC);
+
+    pl.st = &b;
+    pl.next = 48 - 96;
+    assert_int_equal(play(&pl, 48), 48); /* pre-roll */
+    assert_int_equal(play(&pl, 48), 48); /* b's packet 0, dropped in probation */
+    assert_int_equal(play(&pl, 48), 0);  /* b's packet 1 */
+    assert_int_equal(play(&pl, 48), 48); /* b's packet 2 never came; a's fill is gone */
+
+    struct aoip_jitter_stats s = stats_of(pl.jb);
+    assert_int_equal(s.resyncs, 1);
+    assert_int_equal(s.received, 12);
+    assert_int_equal(s.missing_frames, 48);
+    aoip_jitter_free(pl.jb);
+    stream_free(&a);
+    stream_free(&b);
+}
+
+static void jitter_fill_rejects_bad_sizes(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 0, 0, 49, 4, 997.0);
+    struct aoip_jitter *jb = jb_new(1, 96, 0, 48);
+    const float *audio[1] = { st.tone[0] };
+
+    assert_int_equal(aoip_jitter_fill(jb, 0, audio, 0), -EINVAL);
+    assert_int_equal(aoip_jitter_fill(jb, 0, audio, 49), -EINVAL);
+    assert_int_equal(aoip_jitter_put(jb, 0x1234, 0, 0, audio, 48), AOIP_JITTER_STORED);
+    struct aoip_jitter_stats before = stats_of(jb);
+    assert_int_equal(aoip_jitter_fill(jb, 48, audio, 0), -EINVAL);
+    assert_int_equal(aoip_jitter_fill(jb, 48, audio, 49), -EINVAL);
+    struct aoip_jitter_stats after = stats_of(jb);
+    assert_stats_equal(&after, &before);
+    /* The largest packet is fine. */
+    assert_int_equal(aoip_jitter_fill(jb, 48, audio, 48), 48);
+    aoip_jitter_free(jb);
+    stream_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1444,6 +1844,16 @@ int main(void)
         cmocka_unit_test(jitter_multichannel_keeps_channel_order),
         cmocka_unit_test(jitter_ring_wraps_over_many_seconds),
         cmocka_unit_test(jitter_random_stress_matches_what_was_sent),
+        cmocka_unit_test(jitter_fill_covers_lost_packet_without_counting_it),
+        cmocka_unit_test(jitter_fill_before_first_packet_stores_nothing),
+        cmocka_unit_test(jitter_fill_of_played_frames_changes_nothing),
+        cmocka_unit_test(jitter_fill_leaves_received_frames_alone),
+        cmocka_unit_test(jitter_put_after_fill_replaces_filled_audio),
+        cmocka_unit_test(jitter_later_fill_replaces_earlier_fill),
+        cmocka_unit_test(jitter_fill_does_not_move_level),
+        cmocka_unit_test(jitter_fill_stops_at_the_ring_edge),
+        cmocka_unit_test(jitter_resync_drops_filled_audio),
+        cmocka_unit_test(jitter_fill_rejects_bad_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,11 @@
  *
  * Audio is stored by RTP timestamp, decoded, in a ring of float frames (one
  * ring per channel). The media thread pulls one period at a time; the read
- * position advances by what was pulled, so the buffer level (newest audio
- * minus read position) is what clock recovery steers on. A packet is placed
- * where its timestamp says, whatever order it arrived in.
+ * position advances by what was pulled, so the buffer level (newest received
+ * audio minus read position) is what clock recovery steers on. A packet is
+ * placed where its timestamp says, whatever order it arrived in. Audio a
+ * codec made for a lost packet (FEC, concealment) can be filled in at its
+ * timestamp too: it plays, but it is no packet and it never moves the level.
  *
  * Classification of each packet put (counted in struct aoip_jitter_stats):
  *  - duplicate: its sequence number was already seen (a recent window);
@@ -32,7 +34,8 @@
  * burst). Every one of these counts as a resync. A resync keeps the
  * counters: lost stays cumulative across streams.
  *
- * All storage is allocated by aoip_jitter_new; put and pull never allocate.
+ * All storage is allocated by aoip_jitter_new; put, fill and pull never
+ * allocate.
  */
 #ifndef AOIP_JITTER_H
 #define AOIP_JITTER_H
@@ -87,8 +90,9 @@ struct aoip_jitter_stats {
      * frames are flagged missing by aoip_jitter_pull all the same.
      */
     uint64_t missing_frames;
-    int64_t level_frames;    /* newest stored frame end minus read position; negative
-                                when playout ran past everything received */
+    int64_t level_frames;    /* newest received frame end minus read position (filled
+                                audio does not count); negative when playout ran past
+                                everything received */
     uint32_t latency_frames; /* the target */
     uint32_t next_timestamp; /* RTP timestamp of the next frame pulled (0 before the first
                                 packet): what clock recovery and latency measurement
@@ -113,6 +117,24 @@ AOIP_API void aoip_jitter_free(struct aoip_jitter *jb);
 AOIP_API AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
                                      uint32_t timestamp, const float *const *audio,
                                      uint32_t frames);
+
+/*
+ * Store audio that was not received but made for frames with none: what
+ * a codec rebuilt or concealed for a lost packet. audio[c][0..frames) goes
+ * where timestamp says in the stream being played, like a packet's, but
+ * it is not a packet: no sequence number is seen, nothing is counted as
+ * received, and it never starts, confirms or probes a stream. Frames
+ * already played, beyond the ring, or already holding received audio
+ * are left alone (received audio wins); frames an earlier fill made are
+ * replaced. A packet put later over filled frames replaces them and is
+ * judged as if they were not there. Frames may be filled beyond the newest
+ * received one: they play if no packet comes for them first, but the level
+ * stays where received audio puts it, and a resync drops them. Returns the
+ * number of frames stored; 0 before the first packet or when none fit;
+ * -EINVAL if frames is 0 or over max_packet_frames.
+ */
+AOIP_API AOIP_RT int aoip_jitter_fill(struct aoip_jitter *jb, uint32_t timestamp,
+                                      const float *const *audio, uint32_t frames);
 
 /*
  * Play out the next frames: out[c][0..frames). Frames with no audio are
