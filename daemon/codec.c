@@ -5,7 +5,7 @@
 
 #include "codec.h"
 
-struct opus_rx *opus_rx_new(const struct aoip_opus_config *cfg, bool fec)
+struct opus_rx *opus_rx_new(const struct aoip_opus_config *cfg, bool fec, bool follow)
 {
     struct opus_rx *o = calloc(1, sizeof(*o));
     if (!o)
@@ -13,8 +13,10 @@ struct opus_rx *opus_rx_new(const struct aoip_opus_config *cfg, bool fec)
     o->channels = cfg->mapping.channels;
     o->frame = aoip_opus_frame_samples(cfg);
     o->fec = fec;
+    o->follow = follow;
     o->dec = aoip_opus_decoder_new(cfg);
-    o->pcm = calloc((size_t)(CODEC_GAP_FRAMES + 1) * o->channels * o->frame, sizeof(float));
+    uint32_t most = follow ? AOIP_OPUS_MAX_FRAME_SAMPLES : o->frame;
+    o->pcm = calloc((size_t)(CODEC_GAP_FRAMES + 1) * o->channels * most, sizeof(float));
     if (!o->dec || !o->pcm) {
         opus_rx_free(o);
         return NULL;
@@ -43,6 +45,14 @@ int opus_rx_take(struct opus_rx *o, struct aoip_jitter *jb, const struct aoip_rt
                  const uint8_t *payload, size_t len)
 {
     float *planes[AOIP_OPUS_MAX_CHANNELS];
+    if (o->follow) {
+        /* A packet of another length: the decoder makes frames of it from
+         * here on (a gap across the change restarts the stream, below). */
+        int n = aoip_opus_packet_samples(payload, len);
+        if (n > 0 && (uint32_t)n != o->frame &&
+            aoip_opus_decoder_set_frame(o->dec, (uint32_t)n) == 0)
+            o->frame = (uint32_t)n;
+    }
     int16_t ahead = (int16_t)(uint16_t)(pkt->seq - o->next_seq);
     /* Where this packet's frame lies if the stream goes on as it did. */
     bool on_time = (uint32_t)(pkt->timestamp - o->next_ts) == (uint32_t)ahead * o->frame;

@@ -41,8 +41,9 @@
 struct opus_rx {
     struct aoip_opus_decoder *dec;
     unsigned channels;
-    uint32_t frame; /* samples per frame, at 48 kHz */
+    uint32_t frame; /* samples per frame, at 48 kHz (rt with follow) */
     bool fec;       /* the sender puts in-band FEC in its packets */
+    bool follow;    /* the frame is the packets' own */
     float *pcm;     /* (CODEC_GAP_FRAMES + 1) blocks of channels x frame, planar */
 
     /* rt */
@@ -54,8 +55,10 @@ struct opus_rx {
     uint64_t skipped; /* frames of long gaps the decoder was taken past */
 };
 
-/* A decoder for flows of cfg (mapping and frame), FEC used when fec. */
-struct opus_rx *opus_rx_new(const struct aoip_opus_config *cfg, bool fec);
+/* A decoder for flows of cfg (mapping and frame), FEC used when fec. With
+ * follow, the frame is each packet's own (2.5 to 20 ms): other equipment
+ * picks its frame, and may change it. */
+struct opus_rx *opus_rx_new(const struct aoip_opus_config *cfg, bool fec, bool follow);
 void opus_rx_free(struct opus_rx *o);
 
 /*

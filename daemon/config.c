@@ -189,7 +189,7 @@ static const struct {
     /* An input's decoder needs none of them: the packets say how they are coded. */
     [IK_OPUS_BITRATE] = { "opus_bitrate", W_OUT_RTP },
     [IK_OPUS_FRAME_MS] = { "opus_frame_ms", W_OUT_RTP },
-    [IK_OPUS_FEC] = { "opus_fec", W_OUT_RTP },
+    [IK_OPUS_FEC] = { "opus_fec", W_IN_RTP | W_OUT_RTP },
     [IK_OPUS_EXPECTED_LOSS] = { "opus_expected_loss", W_OUT_RTP },
     [IK_SDP] = { "sdp", W_IN_RTP },
 };

@@ -209,13 +209,13 @@ static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, uint8_t *
     if (f->opus) {
         /* Whatever its bytes, an Opus packet is one frame: one that does not
          * decode is counted and concealed by the decoder. */
-        frames = f->opus->frame;
         if (pkt.payload_type != f->payload_type || pkt.payload_len == 0) {
             f->rt.bad++;
             atomic_fetch_add_explicit(&e->dropped_payload, 1, memory_order_relaxed);
             return;
         }
         verdict = opus_rx_take(f->opus, f->jb, &pkt, pkt.payload, pkt.payload_len);
+        frames = f->opus->frame;
         struct aoip_opus_decoder_stats ds;
         opus_rx_stats(f->opus, &ds);
         f->rt.fec_recovered = ds.recovered;

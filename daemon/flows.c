@@ -640,7 +640,7 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     bool fec_waits = enc == CFG_ENC_OPUS && fec && packet_us >= 10000;
     struct rx_flow *f =
         rx_flow_new(n, nch, p->name, (uint32_t)packet_us, fec_waits ? (uint32_t)packet_us : 0);
-    if (f && enc == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, fec))) {
+    if (f && enc == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, fec, false))) {
         flows_rx_free(n, f);
         f = NULL;
     }

@@ -209,18 +209,19 @@ static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
     }
     n->io.fds[i] = fd;
     /* Opus from other equipment: RFC 7587, one or two channels, in frames
-     * of opus_frame_ms (20 ms, what most senders use, when left to auto);
-     * FEC is taken where the packets carry it. */
+     * of whatever length the sender picks (codec.h, follow); FEC is taken
+     * where the packets carry it, and with opus_fec (the default) a frame
+     * waits for it as long as the longest frame, 20 ms. */
     struct flow_format fmt = { .encoding = io->encoding, .opus = io->opus };
     struct aoip_opus_config oc;
+    uint32_t wait_us = 0;
     if (io->encoding == CFG_ENC_OPUS) {
-        if (!fmt.opus.frame_us)
-            fmt.opus.frame_us = 20000;
+        fmt.opus.frame_us = 20000;
         flows_opus_config(&fmt, io->channels, true, &oc);
+        wait_us = io->opus.fec ? 20000 : 0;
     }
-    uint32_t wait_us = io->encoding == CFG_ENC_OPUS && oc.frame_us >= 10000 ? oc.frame_us : 0;
-    struct rx_flow *f = rx_flow_new(n, io->channels, NULL, fmt.opus.frame_us, wait_us);
-    if (f && io->encoding == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, true))) {
+    struct rx_flow *f = rx_flow_new(n, io->channels, NULL, 0, wait_us);
+    if (f && io->encoding == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, true, true))) {
         flows_rx_free(n, f);
         f = NULL;
     }

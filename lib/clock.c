@@ -417,6 +417,13 @@ static AOIP_RT double update(struct aoip_clock *c, double level_frames, double t
     if (c->frozen)
         return steer(c, 1.0 + c->drift, dt);
 
+    /* One packet in, its length is not known yet (the step to the next
+     * one tells it): the level cannot be read without its sawtooth, and a
+     * setpoint primed on it would sit up to a packet high (19 ms with 20 ms
+     * Opus frames), which the loop would then pull the level up to. Wait
+     * for the second packet. */
+    if (c->have_arrival && c->packet_frames == 0.0 && !c->primed)
+        return steer(c, 1.0 + c->drift, dt);
     double seen;
     if (c->have_arrival) {
         double packet = c->packet_frames > 0.0 ? c->packet_frames : period;

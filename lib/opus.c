@@ -436,7 +436,8 @@ struct aoip_opus_decoder *aoip_opus_decoder_new(const struct aoip_opus_config *c
         return NULL;
     dec->channels = m->channels;
     dec->frame = aoip_opus_frame_samples(cfg);
-    dec->scratch = calloc((size_t)m->channels * dec->frame, sizeof(float));
+    /* Room for the longest frame, so the frame can change (aoip_opus_decoder_set_frame). */
+    dec->scratch = calloc((size_t)m->channels * AOIP_OPUS_MAX_FRAME_SAMPLES, sizeof(float));
     if (!dec->scratch)
         goto fail;
     dec->ms = opus_multistream_decoder_create(AOIP_OPUS_RATE, (int)m->channels, (int)m->streams,
@@ -532,6 +533,27 @@ AOIP_RT int aoip_opus_decode_fec(struct aoip_opus_decoder *dec, float *const *ou
         }
     }
     return aoip_opus_conceal(dec, out);
+}
+
+AOIP_RT int aoip_opus_packet_samples(const uint8_t *pkt, size_t len)
+{
+    if (!pkt || len == 0 || len > INT32_MAX)
+        return -EINVAL;
+    int n = opus_packet_get_nb_samples(pkt, (opus_int32)len, AOIP_OPUS_RATE);
+    return n > 0 ? n : -EINVAL;
+}
+
+AOIP_RT int aoip_opus_decoder_set_frame(struct aoip_opus_decoder *dec, uint32_t samples)
+{
+    if (samples != 120 && samples != 240 && samples != 480 && samples != 960)
+        return -EINVAL;
+    dec->frame = samples;
+    return 0;
+}
+
+uint32_t aoip_opus_decoder_frame(const struct aoip_opus_decoder *dec)
+{
+    return dec->frame;
 }
 
 void aoip_opus_decoder_stats(const struct aoip_opus_decoder *dec,

@@ -6,15 +6,6 @@
 
 command -v gst-launch-1.0 >/dev/null || skip "gst-launch-1.0 is not installed"
 
-free_udp_port() {
-	local p
-	for p in $(seq $((20000 + RANDOM % 20000)) 1 60000); do
-		if ! ss -Hlun "sport = :$p" | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-}
 in_port=$(free_udp_port)
 out_port=$(free_udp_port)
 [ "$in_port" != "$out_port" ] || out_port=$((out_port + 2))

@@ -235,6 +235,17 @@ stallmon_result() {
 # clock recovery settles again (seen at -70 dB).
 STALL_GAP_MS=250
 
+# free_udp_port: a UDP port nothing on this machine listens on now.
+free_udp_port() {
+	local p
+	for p in $(seq $((20000 + RANDOM % 20000)) 1 60000); do
+		if ! ss -Hlun "sport = :$p" | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
 # ms_since T0: milliseconds since a date +%s%N stamp.
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 

@@ -85,6 +85,8 @@ expect 1 "a level 0.5 dB high is caught" \
 	"$wavcheck" "$dir/loud.wav" --channel 1 --freq 440 --level -20 --freq 554 --level -26
 has "loud" '^FAIL ch1 tone 440 Hz: level -19\.500 dBFS, expected -20\.000'
 has "loud" '^PASS ch1 tone 554 Hz: level -26\.000'
+expect 1 "a gap is a dropout whatever level a block may stray by" \
+	"$wavcheck" "$dir/gap.wav" --channel 2 --freq 1000 --no-gaps --gap-threshold-db -6 --block-level-db 6
 expect 1 "a click of 0.01 inside a bend is caught at -60 dB" \
 	"$wavcheck" "$dir/bendclick.wav" --channel 1 --freq 997 --no-gaps --gap-threshold-db -60
 expect 1 "a bend of 3000 ppm is more than a clock loop does" \

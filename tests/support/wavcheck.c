@@ -22,6 +22,11 @@
  *       --gap-threshold-db DB         what is left after the fit, relative to the
  *                                     tones' RMS, that makes a block bad
  *                                     (default -40)
+ *       --block-level-db DB           how far a tone's level in a block may
+ *                                     stray from its median before the block
+ *                                     is bad (default 1): a codec that rebuilds
+ *                                     lost frames coarsely is judged for
+ *                                     dropouts with a wider one
  *     between channels:
  *       --delay REF,C [--expect-ms X | --expect-samples N]
  *                     [--tol-ms Y | --tol-samples M] [--max-lag-ms L]
@@ -118,6 +123,7 @@ struct chan_spec {
     bool continuity;
     double gaps_allowed_ms;
     double gap_db;
+    double block_level_db;
 };
 
 struct delay_spec {
@@ -152,7 +158,7 @@ static const char usage_text[] =
     "usage: aoip-wavcheck FILE [--skip-ms N] [--until-ms N] [--rate HZ] [--json] [--print]\n"
     "         [--channel C [--freq F]... [--level DBFS] [--tol-db DB] [--freq-tol HZ]\n"
     "                      [--silent [--below DBFS]] [--no-gaps | --gaps-allowed-ms N]\n"
-    "                      [--gap-threshold-db DB]]...\n"
+    "                      [--gap-threshold-db DB] [--block-level-db DB]]...\n"
     "         [--delay REF,C [--expect-ms X | --expect-samples N]\n"
     "                        [--tol-ms Y | --tol-samples M] [--max-lag-ms L]]...\n"
     "Measures a recording and checks it. Channels are 1-based; times are from the\n"
@@ -165,6 +171,7 @@ static const char usage_text[] =
     "  --silent          RMS below --below DBFS (default -90)\n"
     "  --no-gaps         no gap or click: in every 10 ms block the tones fit to within\n"
     "                    --gap-threshold-db (default -40 dB) and hold their level\n"
+    "                    within --block-level-db (default 1 dB)\n"
     "  --gaps-allowed-ms N  as --no-gaps, tolerating N ms of bad blocks in all\n"
     "  --delay REF,C     lag of C behind REF by cross-correlation (pulses or noise);\n"
     "                    --expect-ms/--tol-ms (default 1) or --expect-samples/\n"
@@ -216,15 +223,17 @@ static struct chan_spec *chan_spec_get(struct options *o, int channel)
                              .tol_db = WC_TOL_DB,
                              .freq_tol_hz = WC_FREQ_TOL_HZ,
                              .below_dbfs = WC_SILENT_DBFS,
-                             .gap_db = WC_GAP_DB };
+                             .gap_db = WC_GAP_DB,
+                             .block_level_db = WC_BLOCK_LEVEL_DB };
     return c;
 }
 
 static bool is_channel_option(const char *a)
 {
-    static const char *const names[] = { "--freq",     "--level",           "--tol-db",
-                                         "--freq-tol", "--silent",          "--below",
-                                         "--no-gaps",  "--gaps-allowed-ms", "--gap-threshold-db" };
+    static const char *const names[] = {
+        "--freq",  "--level",   "--tol-db",          "--freq-tol",         "--silent",
+        "--below", "--no-gaps", "--gaps-allowed-ms", "--gap-threshold-db", "--block-level-db"
+    };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(a, names[i]) == 0)
             return true;
@@ -352,6 +361,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         } else if (strcmp(a, "--gap-threshold-db") == 0) {
             if (!parse_double(v, &c->gap_db) || c->gap_db >= 0.0)
                 return usage_error("--gap-threshold-db wants a negative dB figure, not '%s'", v);
+        } else if (strcmp(a, "--block-level-db") == 0) {
+            if (!parse_double(v, &c->block_level_db) || !(c->block_level_db > 0.0))
+                return usage_error("--block-level-db wants a positive dB figure, not '%s'", v);
         } else if (strcmp(a, "--expect-ms") == 0 || strcmp(a, "--expect-samples") == 0) {
             if (!parse_double(v, &d->expected))
                 return usage_error("%s wants a number, not '%s'", a, v);
@@ -704,7 +716,7 @@ static void measure_freqs(const struct blocks *b, const double *base, double rat
  */
 static void judge_continuity(const struct blocks *b, const float *x, double rate,
                              const double *freqs, const struct tone_result *tr, double gap_db,
-                             bool *bad, struct continuity_result *cr)
+                             double block_level_db, bool *bad, struct continuity_result *cr)
 {
     size_t k = b->k;
     double ref2 = 0.0, amp_sum = 0.0;
@@ -728,8 +740,8 @@ static void judge_continuity(const struct blocks *b, const float *x, double rate
         bad[i] = !b->fitted[i] || rel > limit;
         for (size_t j = 0; j < k; j++)
             if (tr[j].found)
-                bad[i] |= !(fabs(20.0 * log10(b->amp[i * k + j]) - tr[j].level_dbfs) <=
-                            WC_BLOCK_LEVEL_DB);
+                bad[i] |=
+                    !(fabs(20.0 * log10(b->amp[i * k + j]) - tr[j].level_dbfs) <= block_level_db);
         if (bad[i]) {
             if (cr->bad == 0)
                 cr->first_bad = i;
@@ -872,7 +884,7 @@ static int check_tones(struct report *r, const struct chan_spec *cs, const float
         blocks_bend(&cont, x, rate, freqs);
         if (!(verdicts = calloc(cont.count + 1, sizeof(bool))))
             goto oom;
-        judge_continuity(&cont, x, rate, freqs, tr, cs->gap_db, verdicts, &cr);
+        judge_continuity(&cont, x, rate, freqs, tr, cs->gap_db, cs->block_level_db, verdicts, &cr);
         double first_bad_ms = cr.bad ? ms_of(skip + cr.first_bad * short_len, rate) : NAN;
         double first_glitch_ms = cr.bad ? ms_of(skip + cr.first_glitch, rate) : NAN;
         note(r,

@@ -27,11 +27,12 @@
 
 #define RATE   48000
 #define PERIOD 48
-#define PACKET 48
+#define PACKET 48 /* unless a test sets the flow's own */
 
 struct flow {
     struct aoip_clock clk;
     struct netmodel_rng rng;
+    int64_t packet;      /* frames per packet */
     double ppm;          /* the sender against us */
     double jitter_ms;    /* uniform 0..this on top of the delay */
     int64_t ts0;         /* extended RTP timestamp of packet 0 */
@@ -59,6 +60,7 @@ static void flow_init(struct flow *f, double ppm, double target, uint64_t seed)
     struct aoip_clock_config cfg = { .sample_rate = RATE, .period_frames = PERIOD };
     aoip_clock_init(&f->clk, &cfg);
     netmodel_rng_seed(&f->rng, seed);
+    f->packet = PACKET;
     f->ppm = ppm;
     f->jitter_ms = 0.05;
     f->ts0 = 4000000000LL;
@@ -73,7 +75,7 @@ static void flow_init(struct flow *f, double ppm, double target, uint64_t seed)
 /* Our time, in frames, at which packet k is complete and sent. */
 static double send_time(const struct flow *f, int64_t k)
 {
-    return f->base_t + (double)(k - f->base_k + 1) * PACKET / (1.0 + f->ppm * 1e-6);
+    return f->base_t + (double)(k - f->base_k + 1) * (double)f->packet / (1.0 + f->ppm * 1e-6);
 }
 
 /* The sender's clock changes rate from the next packet on. */
@@ -96,12 +98,12 @@ static void flow_period(struct flow *f)
                          netmodel_rng_uniform(&f->rng) * f->jitter_ms * 1e-3 * RATE;
         if (f->next_at > now)
             break;
-        int64_t ts = f->ts0 + f->sent * PACKET;
+        int64_t ts = f->ts0 + f->sent * f->packet;
         if (!f->started) {
             f->started = true;
             f->read = ts - (int64_t)f->target;
         }
-        f->arrived_end = ts + PACKET;
+        f->arrived_end = ts + f->packet;
         if (f->report_arrivals)
             aoip_clock_arrival(&f->clk, ts, f->next_at);
         f->sent++;
@@ -135,9 +137,10 @@ static double true_level(const struct flow *f)
     double now = (double)f->period * PERIOD;
     /* The sender's position now, less the path: the end of the newest
      * packet that came without jitter. */
-    double end = (double)f->ts0 + (double)(f->base_k + 1) * PACKET +
-                 (now - DELAY - f->base_t) * (1.0 + f->ppm * 1e-6) - PACKET;
-    return end - PACKET - (double)f->read - f->frac;
+    double packet = (double)f->packet;
+    double end = (double)f->ts0 + (double)(f->base_k + 1) * packet +
+                 (now - DELAY - f->base_t) * (1.0 + f->ppm * 1e-6) - packet;
+    return end - packet - (double)f->read - f->frac;
 }
 
 static void clock_fast_start_follows_200_ppm_within_2_s(void **state)
@@ -196,6 +199,28 @@ static void clock_level_seen_has_no_packet_sawtooth(void **state)
     assert_true(raw_hi - raw_lo >= PACKET - 2);
     assert_true(seen_hi - seen_lo < 2.0);
     assert_float_equal((seen_hi + seen_lo) / 2.0, 192.0, 1.5);
+}
+
+/*
+ * Packets far longer than a period (Opus: 20 ms): the level cannot be read
+ * until the second packet tells a packet's length. Read before, it would
+ * sit up to a packet high, and the loop would pull the real latency up to
+ * it (19 ms here) and slew it back for a minute.
+ */
+static void clock_long_packets_start_at_the_target(void **state)
+{
+    (void)state;
+    struct flow f;
+    flow_init(&f, 0.0, 240, 0xC10C000A);
+    f.packet = 960;
+    double worst = 0.0;
+    for (unsigned i = 0; i < 10 * 1000; i++) {
+        flow_period(&f);
+        if (f.period > 50)
+            worst = fmax(worst, fabs(true_level(&f) - f.target));
+    }
+    assert_true(worst < 24.0);
+    assert_true(aoip_clock_get_state(&f.clk) == AOIP_CLOCK_LOCKED);
 }
 
 static void clock_ratio_is_clamped(void **state)
@@ -413,6 +438,7 @@ int main(void)
         cmocka_unit_test(clock_fast_start_follows_200_ppm_within_2_s),
         cmocka_unit_test(clock_loop_holds_the_level_at_the_target),
         cmocka_unit_test(clock_level_seen_has_no_packet_sawtooth),
+        cmocka_unit_test(clock_long_packets_start_at_the_target),
         cmocka_unit_test(clock_ratio_is_clamped),
         cmocka_unit_test(clock_ratio_moves_by_a_bounded_step),
         cmocka_unit_test(clock_restart_holds_the_ratio_until_the_stream_is_back),

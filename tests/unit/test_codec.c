@@ -80,7 +80,7 @@ static int setup(void **state)
                                      .latency_frames = 4 * FRAME,
                                      .max_packet_frames = FRAME };
     encode(&r->s);
-    r->rx = opus_rx_new(&c, true);
+    r->rx = opus_rx_new(&c, true, false);
     r->jb = aoip_jitter_new(&jc);
     assert_non_null(r->rx);
     assert_non_null(r->jb);
@@ -224,6 +224,31 @@ static void a_new_stream_restarts_the_decoder(void **state)
     counts(r, 11, 0, 0, 0);
 }
 
+/* Other equipment picks its frame: a decoder set up for 20 ms that
+ * follows its sender plays 10 ms packets, a loss among them included. */
+static void a_follower_takes_the_senders_frame(void **state)
+{
+    struct rig *r = *state;
+    struct aoip_opus_config c = config();
+    c.frame_us = 20000;
+    opus_rx_free(r->rx);
+    r->rx = opus_rx_new(&c, true, true);
+    assert_non_null(r->rx);
+    assert_int_equal(r->rx->frame, 960);
+    for (int p = 0; p < 30; p++)
+        if (p != 12)
+            assert_true(take(r, p) >= 0);
+    assert_int_equal(r->rx->frame, FRAME);
+    counts(r, 29, 1, 0, 0);
+    assert_int_equal(missing_after_all(r), 0);
+
+    /* A decoder that does not follow counts them corrupt. */
+    opus_rx_free(r->rx);
+    r->rx = opus_rx_new(&c, true, false);
+    take(r, 30);
+    counts(r, 0, 0, 0, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_corrupt_payload_is_counted_and_concealed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_new_stream_restarts_the_decoder, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_follower_takes_the_senders_frame, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1244,8 +1244,9 @@ static void keys_of_another_kind_say_where_they_belong(void **state)
     (void)state;
     expect_error("[input.wan]\ntype = rtp\nopus_bitrate = 64\n",
                  "node.conf:3: key 'opus_bitrate' is only for rtp outputs, not [input.wan]");
-    expect_error("[bus.mix]\nopus_fec = no\n",
-                 "node.conf:2: key 'opus_fec' is only for rtp outputs, not [bus.mix]");
+    expect_error(
+        "[bus.mix]\nopus_fec = no\n",
+        "node.conf:2: key 'opus_fec' is only for rtp inputs and rtp outputs, not [bus.mix]");
     expect_error("[input.t]\npacket_us = 1000\n",
                  "node.conf:2: key 'packet_us' is only for rtp outputs, not [input.t]");
     expect_error("[output.x]\nlisten = 0.0.0.0:5004\n",

@@ -306,6 +306,22 @@ AOIP_API AOIP_RT int aoip_opus_conceal(struct aoip_opus_decoder *dec, float *con
 AOIP_API AOIP_RT int aoip_opus_decode_fec(struct aoip_opus_decoder *dec, float *const *out,
                                           const uint8_t *next, size_t len);
 
+/*
+ * Other equipment may send frames of another length than a flow was set
+ * up for, or change it (RFC 7587 lets a sender do both). A receiver that
+ * follows its sender reads each packet's length with
+ * aoip_opus_packet_samples (samples per channel at 48 kHz, from the TOC;
+ * -EINVAL for a packet that has none) and sets the decoder to it with
+ * aoip_opus_decoder_set_frame (120, 240, 480 or 960 samples: 2.5 to 20 ms;
+ * else -EINVAL and nothing changes) before decoding. Concealment then
+ * makes frames of that length too.
+ */
+#define AOIP_OPUS_MAX_FRAME_SAMPLES 960
+AOIP_API AOIP_RT int aoip_opus_packet_samples(const uint8_t *pkt, size_t len);
+AOIP_API AOIP_RT int aoip_opus_decoder_set_frame(struct aoip_opus_decoder *dec, uint32_t samples);
+/* The frame the decoder makes now, in samples per channel. */
+AOIP_API uint32_t aoip_opus_decoder_frame(const struct aoip_opus_decoder *dec);
+
 /* The counters so far. */
 AOIP_API void aoip_opus_decoder_stats(const struct aoip_opus_decoder *dec,
                                       struct aoip_opus_decoder_stats *out);
