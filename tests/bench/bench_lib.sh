@@ -62,6 +62,8 @@ start() {
 		state_dir = $dir/$name.state
 		secret_file = $dir/network.secret
 		security = ${BENCH_SECURITY:-sealed}
+		encoding = ${BENCH_ENCODING:-L24}
+		opus_frame_ms = ${BENCH_OPUS_FRAME_MS:-auto}
 		control = $dir/$name.sock
 		port = 0
 		discovery = no
