@@ -49,8 +49,9 @@
 
 /* Remote channels one node can hear at once: four MADI streams' worth. */
 #define ENGINE_RX_SLOTS 1024
-/* Channels in one flow: the jitter buffer's limit, far above what fits an MTU at 1 ms
- * (and above what Opus at 64 kb/s a channel fits in 20 ms frames). */
+/* Channels in one flow: the jitter buffer's limit, 255, what an Opus multistream
+ * flow may carry (at 6 kb/s a channel, 147 fit a packet of 10 ms); PCM flows are
+ * held far below it by the MTU (9 channels of L24 at 1 ms). */
 #define ENGINE_FLOW_CHANNELS AOIP_JITTER_MAX_CHANNELS
 /* RTP payload budget: 1500-byte MTU minus IPv4 (20), UDP (8), RTP (12), with room
  * left for the sealed envelope the security issue adds. */

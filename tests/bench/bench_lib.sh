@@ -64,6 +64,7 @@ start() {
 		security = ${BENCH_SECURITY:-sealed}
 		encoding = ${BENCH_ENCODING:-L24}
 		opus_frame_ms = ${BENCH_OPUS_FRAME_MS:-auto}
+		opus_bitrate = ${BENCH_OPUS_KBPS:-64}
 		control = $dir/$name.sock
 		port = 0
 		discovery = no

@@ -3,8 +3,9 @@
 #
 #   tests/bench/bench_nodes.sh BUILD_DIR [N...]     (default N: 8 64 256)
 #   BENCH_SECURITY=open tests/bench/bench_nodes.sh ...  (plain RTP; default sealed)
-#   BENCH_ENCODING=opus [BENCH_OPUS_FRAME_MS=2.5|5|10|20] tests/bench/bench_nodes.sh ...
-#                                   (Opus flows, 64 kb/s a channel; default L24)
+#   BENCH_ENCODING=opus [BENCH_OPUS_FRAME_MS=2.5|5|10|20] [BENCH_OPUS_KBPS=K] \
+#       tests/bench/bench_nodes.sh ...  (Opus flows, K kb/s a channel, default 64;
+#                                        the default encoding is L24)
 #
 # For each N, two aoipd on loopback: src with an N-channel tone input (channel
 # i at 100 + 37 i Hz, -20 dBFS) and dst with an N-channel null output, channel
@@ -151,7 +152,8 @@ channels = $n
 
 echo "aoipd: $("$aoipd" --version)"
 echo "$(nproc) cores, CLK_TCK $hz; settle ${settle_s} s, measure ${measure_s} s; security ${BENCH_SECURITY:-sealed};" \
-	"encoding ${BENCH_ENCODING:-L24}${BENCH_OPUS_FRAME_MS:+, frames of $BENCH_OPUS_FRAME_MS ms}"
+	"encoding ${BENCH_ENCODING:-L24}${BENCH_OPUS_FRAME_MS:+, frames of $BENCH_OPUS_FRAME_MS ms}" \
+	"${BENCH_OPUS_KBPS:+at $BENCH_OPUS_KBPS kb/s a channel}"
 printf "%4s %5s %3s %7s %6s %6s %7s %7s %7s %11s %11s %13s %7s %5s %7s %6s %6s  %s\n" \
 	N rx tx pkt/s src% dst% "src us" "dst us" "lat ms" lost late concealed resync wake "route" "src" "dst" \
 	"load average"

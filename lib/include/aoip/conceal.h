@@ -26,7 +26,8 @@
 extern "C" {
 #endif
 
-#define AOIP_CONCEAL_MAX_CHANNELS 64
+/* The most channels of one flow (jitter.h). */
+#define AOIP_CONCEAL_MAX_CHANNELS 255
 
 struct aoip_conceal_config {
     unsigned channels;    /* 1..AOIP_CONCEAL_MAX_CHANNELS */

@@ -50,7 +50,8 @@
 extern "C" {
 #endif
 
-#define AOIP_JITTER_MAX_CHANNELS 64
+/* The most channels of one flow: an Opus multistream flow's (RFC 7845). */
+#define AOIP_JITTER_MAX_CHANNELS 255
 
 struct aoip_jitter_config {
     unsigned channels;          /* 1..AOIP_JITTER_MAX_CHANNELS */

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* Most channels in one flow; the longest period (a caller's mistake beyond). */
-#define AOIP_RESAMPLE_MAX_CHANNELS 64
+#define AOIP_RESAMPLE_MAX_CHANNELS 255
 #define AOIP_RESAMPLE_MAX_FRAMES   65536
 
 struct aoip_resampler_config {
