@@ -481,7 +481,7 @@ static const char *const encoding_words[] = { "L24", "L16", "opus" };
 static const int encoding_vals[] = { CFG_ENC_L24, CFG_ENC_L16, CFG_ENC_OPUS };
 #define N_ENCODINGS (sizeof(encoding_words) / sizeof(encoding_words[0]))
 
-static const char *encoding_name(enum cfg_encoding e)
+const char *cfg_encoding_name(enum cfg_encoding e)
 {
     for (size_t i = 0; i < N_ENCODINGS; i++)
         if (encoding_vals[i] == (int)e)
@@ -489,15 +489,23 @@ static const char *encoding_name(enum cfg_encoding e)
     return "?";
 }
 
-static int encoding_of(const char *s, enum cfg_encoding *out)
+int cfg_encoding_parse(const char *s, enum cfg_encoding *out)
 {
-    for (size_t i = 0; i < N_ENCODINGS; i++) {
+    for (size_t i = 0; s && i < N_ENCODINGS; i++) {
         if (strcasecmp(s, encoding_words[i]) == 0) {
             *out = (enum cfg_encoding)encoding_vals[i];
             return 0;
         }
     }
     return -1;
+}
+
+const struct cfg_peer *cfg_peer_named(const struct cfg *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_peers; i++)
+        if (strcmp(cfg->peers[i].name, name) == 0)
+            return &cfg->peers[i];
+    return NULL;
 }
 
 static int parse_encoding(struct parser *p, const char *v, enum cfg_encoding *out)
@@ -875,7 +883,7 @@ static int read_sdp(struct parser *p, struct cfg_io *io, struct io_draft *d, con
         return fail(p, p->line, "sdp %s: %s", path, aoip_strerror(r));
 
     const struct aoip_sdp_stream *s = &d->sdp;
-    if (encoding_of(s->encoding, &d->sdp_encoding) < 0)
+    if (cfg_encoding_parse(s->encoding, &d->sdp_encoding) < 0)
         return fail(p, p->line, "sdp %s: encoding '%s' is not L24, L16 or opus", path, s->encoding);
     if (s->channels < 1 || s->channels > CFG_IO_MAX_CHANNELS)
         return fail(p, p->line, "sdp %s: %u channels, not 1..%d", path, s->channels,
@@ -1241,7 +1249,7 @@ static int close_rtp_input_sdp(struct parser *p, struct cfg_io *io, struct io_dr
                     io->channels, io->sdp, s->channels);
     if (d->lines[IK_ENCODING] && io->encoding != d->sdp_encoding)
         return fail(p, d->lines[IK_ENCODING], "encoding %s does not match sdp %s (%s)",
-                    encoding_name(io->encoding), io->sdp, s->encoding);
+                    cfg_encoding_name(io->encoding), io->sdp, s->encoding);
     if (d->lines[IK_PAYLOAD_TYPE] && io->payload_type != s->payload_type)
         return fail(p, d->lines[IK_PAYLOAD_TYPE], "payload_type %u does not match sdp %s (%u)",
                     io->payload_type, io->sdp, s->payload_type);
@@ -1685,7 +1693,7 @@ static int check_whole(struct parser *p)
         if (io->payload_type < 96 && io->encoding != CFG_ENC_L16)
             return fail(p, d->lines[IK_PAYLOAD_TYPE] ? d->lines[IK_PAYLOAD_TYPE] : d->lines[IK_SDP],
                         "payload_type %u is L16 (RFC 3551), not %s", io->payload_type,
-                        encoding_name(io->encoding));
+                        cfg_encoding_name(io->encoding));
     }
     if (check_unique_names(p, CFG_INPUT, "source") < 0)
         return -1;

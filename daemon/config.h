@@ -58,6 +58,10 @@ static inline enum aoip_pcm_format cfg_pcm_of(enum cfg_encoding e)
     return (enum aoip_pcm_format)e;
 }
 
+/* "L24", "L16", "opus"; and back, in any case (-1: none of them). */
+const char *cfg_encoding_name(enum cfg_encoding e);
+int cfg_encoding_parse(const char *s, enum cfg_encoding *out);
+
 /* The Opus settings of flows (keys opus_bitrate, opus_frame_ms, opus_fec,
  * opus_expected_loss), in [node], [peer.X] and type = rtp sections. */
 struct cfg_opus {
@@ -185,6 +189,9 @@ struct cfg {
     struct cfg_peer *peers;
     size_t n_peers;
 };
+
+/* The [peer.NAME] section of this name, or NULL. */
+const struct cfg_peer *cfg_peer_named(const struct cfg *cfg, const char *name);
 
 /*
  * Read and check a configuration file. Returns 0, or -1 with err holding

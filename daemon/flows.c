@@ -44,24 +44,6 @@ uint32_t flows_random(void)
     return v;
 }
 
-const char *flows_encoding_name(enum cfg_encoding e)
-{
-    return e == CFG_ENC_OPUS ? "opus" : e == CFG_ENC_L16 ? "L16" : "L24";
-}
-
-int flows_encoding_parse(const char *s, enum cfg_encoding *out)
-{
-    if (s && strcasecmp(s, "L24") == 0)
-        *out = CFG_ENC_L24;
-    else if (s && strcasecmp(s, "L16") == 0)
-        *out = CFG_ENC_L16;
-    else if (s && strcasecmp(s, "opus") == 0)
-        *out = CFG_ENC_OPUS;
-    else
-        return -1;
-    return 0;
-}
-
 bool flows_packet_us_valid(json_int_t us)
 {
     return us == 125 || us == 250 || us == 333 || us == 1000 || us == 4000;
@@ -85,7 +67,7 @@ bool flow_format_equal(const struct flow_format *a, const struct flow_format *b)
 json_t *flow_format_json(const struct flow_format *f)
 {
     if (f->encoding != CFG_ENC_OPUS)
-        return json_pack("{s:s, s:i}", "encoding", flows_encoding_name(f->encoding), "packet_us",
+        return json_pack("{s:s, s:i}", "encoding", cfg_encoding_name(f->encoding), "packet_us",
                          (int)f->packet_us);
     return json_pack("{s:s, s:i, s:i, s:b, s:i}", "encoding", "opus", "bitrate",
                      (int)f->opus.bitrate, "frame_us", (int)f->opus.frame_us, "fec", f->opus.fec,
@@ -96,7 +78,7 @@ int flow_format_parse(const json_t *o, struct flow_format *out)
 {
     struct flow_format f = { 0 };
     const char *enc = json_string_value(json_object_get(o, "encoding"));
-    if (flows_encoding_parse(enc, &f.encoding) < 0)
+    if (cfg_encoding_parse(enc, &f.encoding) < 0)
         return -1;
     if (f.encoding != CFG_ENC_OPUS) {
         json_t *us = json_object_get(o, "packet_us");
@@ -124,12 +106,9 @@ int flow_format_parse(const json_t *o, struct flow_format *out)
 
 void flows_default_format(const struct node *n, const char *peer_name, struct flow_format *out)
 {
-    *out = (struct flow_format){ n->cfg->encoding, n->cfg->packet_us, n->cfg->opus };
-    for (size_t i = 0; peer_name && i < n->cfg->n_peers; i++) {
-        const struct cfg_peer *cp = &n->cfg->peers[i];
-        if (strcmp(cp->name, peer_name) == 0)
-            *out = (struct flow_format){ cp->encoding, cp->packet_us, cp->opus };
-    }
+    const struct cfg_peer *cp = cfg_peer_named(n->cfg, peer_name);
+    *out = cp ? (struct flow_format){ cp->encoding, cp->packet_us, cp->opus }
+              : (struct flow_format){ n->cfg->encoding, n->cfg->packet_us, n->cfg->opus };
 }
 
 void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587,
@@ -183,17 +162,9 @@ static void rx_parts_free(struct rx_flow *f)
 static void latency_for(const struct node *n, const char *peer_name, enum cfg_latency *mode,
                         uint32_t *us)
 {
-    *mode = n->cfg->latency;
-    *us = n->cfg->latency_us;
-    for (size_t i = 0; peer_name && i < n->cfg->n_peers; i++) {
-        const struct cfg_peer *cp = &n->cfg->peers[i];
-        if (strcmp(cp->name, peer_name) != 0)
-            continue;
-        if (cp->has_latency)
-            *mode = cp->latency;
-        if (cp->has_latency_us)
-            *us = cp->latency_us;
-    }
+    const struct cfg_peer *cp = cfg_peer_named(n->cfg, peer_name);
+    *mode = cp && cp->has_latency ? cp->latency : n->cfg->latency;
+    *us = cp && cp->has_latency_us ? cp->latency_us : n->cfg->latency_us;
 }
 
 /* The most latency = auto or a route may choose: a WAN's worth, and never below latency_us. */
@@ -532,8 +503,8 @@ json_t *flows_set_entry(const struct tx_flow *f)
     }
     snprintf(ssrc, sizeof(ssrc), "%08" PRIx32, f->ssrc);
     json_t *e = json_pack("{s:s, s:i, s:s, s:i, s:o}", "ssrc", ssrc, "payload_type",
-                          f->payload_type, "encoding", flows_encoding_name(f->encoding),
-                          "packet_us", (int)m->packet_us, "channels", names);
+                          f->payload_type, "encoding", cfg_encoding_name(f->encoding), "packet_us",
+                          (int)m->packet_us, "channels", names);
     if (m->multicast) {
         char group[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &m->group, group, sizeof(group));
@@ -580,7 +551,7 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     if (json_unpack(v, "{s:s, s:I, s:s, s:I, s:o}", "ssrc", &ssrc_s, "payload_type", &pt,
                     "encoding", &enc_s, "packet_us", &packet_us, "channels", &chans) != 0 ||
         !json_is_array(chans) || json_array_size(chans) == 0 ||
-        json_array_size(chans) > ENGINE_FLOW_CHANNELS || flows_encoding_parse(enc_s, &enc) < 0 ||
+        json_array_size(chans) > ENGINE_FLOW_CHANNELS || cfg_encoding_parse(enc_s, &enc) < 0 ||
         pt < 0 || pt > 127 ||
         !(enc == CFG_ENC_OPUS ? flows_frame_us_valid(packet_us)
                               : flows_packet_us_valid(packet_us))) {
@@ -745,7 +716,7 @@ void flows_set_from(struct node *n, struct peer *p, json_t *flows)
             continue;
         }
         log_info("flow %08" PRIx32 " from %s: %u channels of %s", f->ssrc, p->name, f->channels,
-                 flows_encoding_name(f->encoding));
+                 cfg_encoding_name(f->encoding));
     }
 }
 
@@ -866,8 +837,8 @@ static json_t *flow_json(const struct node *n, const char *dir, const struct flo
     snprintf(ssrc_s, sizeof(ssrc_s), "%08" PRIx32, ssrc);
     return json_pack("{s:s, s:s, s:O, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "direction", dir, "peer", m->peer_name, "channels", m->channels, "encoding",
-                     flows_encoding_name(enc), "packet_us", (int)packet_us, "ssrc", ssrc_s,
-                     "packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "lost",
+                     cfg_encoding_name(enc), "packet_us", (int)packet_us, "ssrc", ssrc_s, "packets",
+                     (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "lost",
                      (json_int_t)c->lost, "late", (json_int_t)c->late, "duplicates",
                      (json_int_t)c->duplicates, "reordered", (json_int_t)c->reordered, "concealed",
                      (json_int_t)c->concealed);

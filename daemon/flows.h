@@ -97,8 +97,6 @@ static inline struct flow_meta *flow_meta_of_tx(const struct tx_flow *f)
 
 /* Shared by flows.c and pack.c. */
 uint32_t flows_random(void);
-const char *flows_encoding_name(enum cfg_encoding e);
-int flows_encoding_parse(const char *s, enum cfg_encoding *out);
 bool flows_packet_us_valid(json_int_t us);
 bool flows_frame_us_valid(json_int_t us);
 

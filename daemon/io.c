@@ -261,7 +261,7 @@ static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io,
     if (io->channels > ENGINE_FLOW_CHANNELS || bytes > ENGINE_PAYLOAD_MAX) {
         snprintf(err, errlen,
                  "output %s: %u channels of %s at %u us make %zu-byte packets; at most %d fit",
-                 io->name, io->channels, flows_encoding_name(io->encoding), io->packet_us, bytes,
+                 io->name, io->channels, cfg_encoding_name(io->encoding), io->packet_us, bytes,
                  ENGINE_PAYLOAD_MAX);
         return -1;
     }

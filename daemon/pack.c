@@ -198,7 +198,7 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
     if (f->opus)
         snprintf(rate, sizeof(rate), " (%u kb/s)", oc.bitrate / 1000);
     log_info("flow %08" PRIx32 " to %s: %u channels of %s%s at %u us%s", f->ssrc, m->peer_name,
-             count, flows_encoding_name(f->encoding), rate, m->packet_us,
+             count, cfg_encoding_name(f->encoding), rate, m->packet_us,
              f->sealed ? ", sealed" : "");
     return f;
 }

@@ -394,7 +394,7 @@ static void cmd_status(struct request *r)
                         "name", n->cfg->name, "id", n->id, "version", AOIP_VERSION_STRING,
                         "uptime_s", (double)(engine_mono_ns() - n->start_ns) / 1e9, "sample_rate",
                         (int)n->cfg->sample_rate, "period_us", (int)n->cfg->period_us, "latency_us",
-                        (int)n->cfg->latency_us, "encoding", flows_encoding_name(n->cfg->encoding),
+                        (int)n->cfg->latency_us, "encoding", cfg_encoding_name(n->cfg->encoding),
                         "packet_us", (int)n->cfg->packet_us, "sources", (int)n->n_sources,
                         "destinations", (int)n->n_destinations, "routes", (int)n->n_routes, "flows",
                         (int)(n->n_rx + n->n_tx), "peers", (int)peers, "port", (int)n->port,
@@ -588,7 +588,7 @@ static bool format_from(const struct node *n, const struct route *rt, json_t *ar
         return false;
     route_format(n, rt, out);
     if (enc)
-        flows_encoding_parse(enc, &out->encoding);
+        cfg_encoding_parse(enc, &out->encoding);
     if (rate)
         out->opus.bitrate = (uint32_t)json_integer_value(rate);
     if (frame)
@@ -602,7 +602,7 @@ static const char *format_problem(const struct node *n, json_t *msg)
     json_t *enc = json_object_get(msg, "encoding");
     json_t *rate = json_object_get(msg, "bitrate"), *frame = json_object_get(msg, "frame_us");
     enum cfg_encoding e = CFG_ENC_L24;
-    if (enc && flows_encoding_parse(json_string_value(enc), &e) < 0)
+    if (enc && cfg_encoding_parse(json_string_value(enc), &e) < 0)
         return "encoding must be L24, L16 or opus";
     if (rate &&
         (!json_is_integer(rate) || json_integer_value(rate) < AOIP_OPUS_BITRATE_MIN_STREAM ||
@@ -695,7 +695,7 @@ static void route_apply(struct request *r, json_t *args, json_t *network_routes)
                  rt->fmt.opus.bitrate / 1000);
     else if (rt->has_format)
         snprintf(asks + strlen(asks), sizeof(asks) - strlen(asks), ", as %s",
-                 flows_encoding_name(rt->fmt.encoding));
+                 cfg_encoding_name(rt->fmt.encoding));
     log_info("route %s/%s -> %s/%s at %.1f dB%s%s", rt->src_node, rt->src_channel, n->cfg->name,
              n->destinations[dst].name, rt->gain_db, rt->muted ? ", muted" : "", asks);
     flows_update_latency(n);

@@ -14,48 +14,11 @@ for e in opusenc opusdec rtpopuspay rtpopusdepay; do
 	gst-inspect-1.0 "$e" >/dev/null 2>&1 || skip "GStreamer has no $e"
 done
 
-in_port=$(free_udp_port)
-out_port=$(free_udp_port)
-[ "$in_port" != "$out_port" ] || out_port=$((out_port + 2))
-
-node_conf studio "
-[input.desk]
-type = rtp
-listen = 127.0.0.1:$in_port
-encoding = opus
-channels = 2
-names = deskL,deskR
-payload_type = 97
-
-[input.osc]
-type = tone
-channels = 2
-names = oscL,oscR
-frequency = 750,1250
-level_dbfs = -18
-
-[output.rec]
-type = wav
-path = $it_dir/studio.wav
-channels = 2
-names = recL,recR
-
-[output.gst]
-type = rtp
-destination = 127.0.0.1:$out_port
-encoding = opus
+studio_up "encoding = opus
+payload_type = 97" "encoding = opus
 opus_bitrate = 96
 opus_frame_ms = 10
-channels = 2
-names = gstL,gstR
-payload_type = 96
-"
-t0=$(date +%s%N)
-node_start studio
-ctl studio route add studio/deskL studio/recL
-ctl studio route add studio/deskR studio/recR --gain -6
-ctl studio route add studio/oscL studio/gstL
-ctl studio route add studio/oscR studio/gstR
+payload_type = 96"
 
 # The receiver first, so it hears from the start; SIGINT makes it finish the WAV.
 env --default-signal=INT gst-launch-1.0 -q -e udpsrc port="$out_port" address=127.0.0.1 \

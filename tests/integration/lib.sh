@@ -246,6 +246,51 @@ free_udp_port() {
 	done
 }
 
+# studio_up IN_KEYS OUT_KEYS: the studio the interop tests play against: an
+# rtp input desk (deskL, deskR) listening on $in_port and an rtp output gst
+# (gstL, gstR) sending to $out_port, two free UDP ports it picks, with the
+# encoding keys given for each; deskL and deskR (-6 dB) recorded to
+# studio.wav, tones of 750 and 1250 Hz at -18 dBFS sent out on gst. Sets t0.
+studio_up() {
+	in_port=$(free_udp_port)
+	out_port=$(free_udp_port)
+	[ "$in_port" != "$out_port" ] || out_port=$((out_port + 2))
+	node_conf studio "
+[input.desk]
+type = rtp
+listen = 127.0.0.1:$in_port
+channels = 2
+names = deskL,deskR
+$1
+
+[input.osc]
+type = tone
+channels = 2
+names = oscL,oscR
+frequency = 750,1250
+level_dbfs = -18
+
+[output.rec]
+type = wav
+path = $it_dir/studio.wav
+channels = 2
+names = recL,recR
+
+[output.gst]
+type = rtp
+destination = 127.0.0.1:$out_port
+channels = 2
+names = gstL,gstR
+$2
+"
+	t0=$(date +%s%N)
+	node_start studio
+	ctl studio route add studio/deskL studio/recL
+	ctl studio route add studio/deskR studio/recR --gain -6
+	ctl studio route add studio/oscL studio/gstL
+	ctl studio route add studio/oscR studio/gstR
+}
+
 # ms_since T0: milliseconds since a date +%s%N stamp.
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
