@@ -76,6 +76,7 @@ if [ -z "${AOIP_SANITIZED:-}" ]; then
 fi
 node_stop truck
 
+stallmon_result
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms $((t_noise - 200)) --until-ms $((t_end - 100)) \
-	--channel 1 --freq 440 --level -20 --no-gaps \
-	--channel 2 --freq 660 --level -20 --no-gaps
+	--channel 1 --freq 440 --level -20 $gaps_allowed \
+	--channel 2 --freq 660 --level -20 $gaps_allowed

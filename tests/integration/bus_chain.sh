@@ -69,5 +69,6 @@ sleep 3
 ctl foh stats
 node_stop foh
 # -20 dBFS, -6 dB into the bus, -3 dB from it: -29 dBFS.
+stallmon_result
 "$WAVCHECK" "$it_dir/foh.wav" --skip-ms $((t_routed + 500)) \
-	--channel 1 --freq 997 --level -29 --tol-db 0.1 --no-gaps
+	--channel 1 --freq 997 --level -29 --tol-db 0.1 $gaps_allowed

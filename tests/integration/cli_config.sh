@@ -208,6 +208,7 @@ fi
 dur=$("$WAVCHECK" "$wav" --print --json | tr -d ' \n' |
 	grep -o '"duration_s":[0-9.]*' | head -n 1 | cut -d: -f2 | awk '{ printf "%d", $1 * 1000 }')
 # The last 100 ms before the stop hold the tone: nothing was cut off the end.
+stallmon_result
 "$WAVCHECK" "$wav" --skip-ms $((dur - 100)) \
-	--channel 1 --freq 440 --level -26 --no-gaps \
-	--channel 2 --freq 554 --level -23 --no-gaps
+	--channel 1 --freq 440 --level -26 $gaps_allowed \
+	--channel 2 --freq 554 --level -23 $gaps_allowed

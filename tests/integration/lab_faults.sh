@@ -82,9 +82,10 @@ lab_node_stop truck
 w() { "$WAVCHECK" "$it_dir/truck.wav" "$@"; }
 # Tone before each outage, silence during it (a cut link plays out the buffer,
 # then nothing), tone after each return.
-w --skip-ms $((t_routed + 500)) --until-ms $((t_down1 - 200)) --channel 1 --freq 750 --level -20 --no-gaps
+stallmon_result
+w --skip-ms $((t_routed + 500)) --until-ms $((t_down1 - 200)) --channel 1 --freq 750 --level -20 $gaps_allowed
 w --skip-ms $((t_down1 + 300)) --until-ms $((t_up1 - 100)) --channel 1 --silent --below -120
-w --skip-ms $((t_res1 + 500)) --until-ms $((t_down2 - 200)) --channel 1 --freq 750 --level -20 --no-gaps
+w --skip-ms $((t_res1 + 500)) --until-ms $((t_down2 - 200)) --channel 1 --freq 750 --level -20 $gaps_allowed
 w --skip-ms $((t_down2 + 300)) --until-ms $((t_up2 - 100)) --channel 1 --silent --below -120
-w --skip-ms $((t_res2 + 500)) --until-ms $((t_down3 - 200)) --channel 1 --freq 750 --level -20 --no-gaps
-w --skip-ms $((t_res3 + 500)) --until-ms $((t_end - 300)) --channel 1 --freq 750 --level -20 --no-gaps
+w --skip-ms $((t_res2 + 500)) --until-ms $((t_down3 - 200)) --channel 1 --freq 750 --level -20 $gaps_allowed
+w --skip-ms $((t_res3 + 500)) --until-ms $((t_end - 300)) --channel 1 --freq 750 --level -20 $gaps_allowed

@@ -61,7 +61,7 @@ for attempt in 1 2; do
 	t_from=$(date +%s%N)
 	read -r late0 conc0 res0 target0 _ < <(sample)
 	echo "attempt $attempt: target $target0 ms; $late0 late, $conc0 concealed, $res0 resyncs so far"
-	"$STALLMON" "$seconds" 3 >"$it_dir/stalls.txt" &
+	"$STALLMON" "$seconds" 3 >"$it_dir/minute_stalls.txt" &
 	mon=$!
 	it_pids+=("$mon")
 	for ((s = 0; s < seconds; s += 10)); do
@@ -70,7 +70,7 @@ for attempt in 1 2; do
 	done
 	wait "$mon" || true
 	read -r late1 conc1 res1 target1 _ < <(sample)
-	stall=$(cat "$it_dir/stalls.txt")
+	stall=$(cat "$it_dir/minute_stalls.txt")
 	echo "  in $seconds s: $((late1 - late0)) late, $((conc1 - conc0)) concealed frames," \
 		"$((res1 - res0)) resyncs; the machine: $stall"
 	if [ "$((late1 - late0 + conc1 - conc0 + res1 - res0))" -eq 0 ]; then
@@ -100,7 +100,8 @@ awk -v t="$target1" 'BEGIN { exit !(t >= 2.5 && t <= 20) }' ||
 # Continuity against one fitted frequency: while the level slews up to a
 # raised target the tone plays up to 1000 ppm low, which alone reads -35 dB
 # in a 10 ms block; a dropout or a click reads -20 dB or worse.
+stallmon_result
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$(at_ms truck "$t_from")" \
 	--until-ms "$(at_ms truck "$t_end")" \
-	--channel 1 --freq 997 --level -6 --tol-db 0.2 --no-gaps --gap-threshold-db -30 ||
+	--channel 1 --freq 997 --level -6 --tol-db 0.2 $gaps_allowed --gap-threshold-db -30 ||
 	fail "the recording has gaps or is not the tone"

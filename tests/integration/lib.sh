@@ -7,12 +7,12 @@
 # passed or failed; logs are printed when it fails.
 #
 # The binaries come from ctest through the environment: AOIPD, AOIPCTL,
-# WAVCHECK, NOISE. AOIP_IT_KEEP=1 keeps the test's directory (configs,
+# WAVCHECK, NOISE, STALLMON. AOIP_IT_KEEP=1 keeps the test's directory (configs,
 # logs, recordings) for a look after it ran.
 
 set -euo pipefail
 
-: "${AOIPD:?}" "${AOIPCTL:?}" "${WAVCHECK:?}"
+: "${AOIPD:?}" "${AOIPCTL:?}" "${WAVCHECK:?}" "${STALLMON:?}"
 
 it_dir=$(mktemp -d "${TMPDIR:-/tmp}/aoip-it.XXXXXX")
 it_pids=()  # helpers (GStreamer, ...): stopped, their status ignored
@@ -214,26 +214,37 @@ clocks_locked() {
 	[ -n "$flows" ] && ! echo "$flows" | grep -v -q '"clock":"locked"'
 }
 
-# stallmon_start SECONDS: watch, beside the test, for stops of this machine
-# of 3 ms or more (a VM's host stops its CPUs for 2-15 ms now and then:
-# tests/support/stallmon.c); stallmon_result waits for the watch to end and
-# prints its line, and sets stalls to how many stops it saw.
+# The machine is watched for stops of 3 ms or more from the test's start to
+# its judgement (a VM's host stops its CPUs for 2-15 ms now and then:
+# tests/support/stallmon.c). Such a stop makes everything late together,
+# a sender's packets and a receiver's ticks alike, and may cost a recording
+# a block or two however well aoipd does. stallmon_result ends the watch
+# (the first call; later calls repeat its answer), prints its line, and sets
+# stalls to how many stops it saw and gaps_allowed to the wavcheck option
+# that excuses STALL_GAP_MS of recording for each: with no stop, as strict
+# as --no-gaps.
 stallmon_start() {
-	"$STALLMON" "$1" 3 >"$it_dir/stalls.txt" &
+	"$STALLMON" 0 3 >"$it_dir/stalls.txt" &
 	stallmon_pid=$!
 	it_pids+=("$stallmon_pid")
 }
 stallmon_result() {
-	wait "$stallmon_pid" || true
+	if [ -n "${stallmon_pid:-}" ]; then
+		kill -TERM "$stallmon_pid" 2>/dev/null || true
+		wait "$stallmon_pid" || true
+		stallmon_pid=
+	fi
 	stall=$(cat "$it_dir/stalls.txt")
 	stalls=$(echo "$stall" | sed -n 's/.* stalls=\([0-9]*\) .*/\1/p')
 	stalls=${stalls:-0}
+	gaps_allowed="--gaps-allowed-ms $((STALL_GAP_MS * stalls))"
 	echo "the machine: $stall"
 }
 # A stop of the machine may cost this much of a recording: a receiver that
 # stood still for 8 ms plays the next 100-200 ms a little bent while its
 # clock recovery settles again (seen at -70 dB).
 STALL_GAP_MS=250
+stallmon_start
 
 # free_udp_port: a UDP port nothing on this machine listens on now.
 free_udp_port() {

@@ -23,7 +23,8 @@ echo "$json" | grep -q '"direction":"rx","peer":"stage","channels":\["stage/high
 	fail "no Opus rx flow carrying stage/high"
 echo "$json" | grep -q '"channels":\["stage/low"\],"encoding":"L24"' ||
 	fail "no L24 rx flow carrying stage/low"
+stallmon_result
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$t_locked" \
-	--channel 1 --freq 997 --level -6 --tol-db 0.1 --no-gaps --gap-threshold-db -60 \
-	--channel 2 --freq 3000 --level -6 --tol-db 0.5 --no-gaps --gap-threshold-db -30 ||
+	--channel 1 --freq 997 --level -6 --tol-db 0.1 $gaps_allowed --gap-threshold-db -60 \
+	--channel 2 --freq 3000 --level -6 --tol-db 0.5 $gaps_allowed --gap-threshold-db -30 ||
 	fail "the recording is not what was sent"

@@ -20,7 +20,6 @@ t_locked=$(ms_since "$t0")
 # first of two; each has its own keys, and the first is enough to follow).
 rx() { ctl truck --json stats | tr -d ' \n' | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
 key0=$(rx key_id)
-stallmon_start "$seconds"
 for ((s = 1; s <= seconds; s++)); do
 	sleep 1
 	echo "+$s s: key $(rx key_id), auth_failures $(rx auth_failures), replays $(rx replays)"
@@ -37,8 +36,8 @@ echo "in $seconds s: $keys new keys, $auth packets failed to open"
 [ "$keys" -ge 3 ] || fail "only $keys re-keys in $seconds s at rekey_s = 2"
 [ "$auth" -eq 0 ] || fail "$auth packets failed to open across re-keys"
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms "$t_locked" \
-	--channel 1 --freq 997 --level -6 --tol-db 0.1 --gaps-allowed-ms $((STALL_GAP_MS * stalls)) \
+	--channel 1 --freq 997 --level -6 --tol-db 0.1 $gaps_allowed \
 	--gap-threshold-db -60 \
-	--channel 2 --freq 3000 --level -6 --tol-db 0.1 --gaps-allowed-ms $((STALL_GAP_MS * stalls)) \
+	--channel 2 --freq 3000 --level -6 --tol-db 0.1 $gaps_allowed \
 	--gap-threshold-db -60 ||
 	fail "the recording glitched across a re-key"

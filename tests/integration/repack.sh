@@ -62,7 +62,8 @@ ctl truck stats
 t_end=$((($(date +%s%N) - t0) / 1000000))
 node_stop truck
 
+stallmon_result
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms $((t_first + 300)) --until-ms $((t_end - 100)) \
-	--channel 1 --freq 300 --level -20 --no-gaps
+	--channel 1 --freq 300 --level -20 $gaps_allowed
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms $((t_last + 300)) --until-ms $((t_end - 100)) \
-	--channel 2 --freq 850 --level -20 --no-gaps
+	--channel 2 --freq 850 --level -20 $gaps_allowed

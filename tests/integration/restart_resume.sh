@@ -58,12 +58,13 @@ t_end=$(ms_since "$t0")
 node_stop truck
 
 # The wav file starts a little after t0: keep 300 ms clear of every edge.
+stallmon_result
 "$WAVCHECK" "$it_dir/truck1.wav" --skip-ms $((t_routed + 500)) --until-ms $((t_down - 300)) \
-	--channel 1 --freq 1000 --level -20 --no-gaps
+	--channel 1 --freq 1000 --level -20 $gaps_allowed
 "$WAVCHECK" "$it_dir/truck1.wav" --skip-ms $((t_down + 300)) --until-ms $((t_up - 100)) \
 	--channel 1 --silent --below -120
 "$WAVCHECK" "$it_dir/truck1.wav" --skip-ms $((t_resumed + 500)) --until-ms $((t_end - 300)) \
-	--channel 1 --freq 1000 --level -20 --no-gaps
+	--channel 1 --freq 1000 --level -20 $gaps_allowed
 
 # The destination node restarts: its route is still there and carries audio again.
 truck_conf truck2.wav
@@ -75,4 +76,4 @@ t_online=$(ms_since "$t0")
 sleep 2.5
 node_stop truck
 "$WAVCHECK" "$it_dir/truck2.wav" --skip-ms $((t_online + 700)) --channel 1 --freq 1000 --level -20 \
-	--no-gaps
+	$gaps_allowed

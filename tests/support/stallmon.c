@@ -3,6 +3,8 @@
  *
  *   aoip-stallmon SECONDS [THRESHOLD_MS]
  *
+ * SECONDS = 0 watches until SIGTERM or SIGINT (a test's whole life).
+ *
  * One real-time thread per CPU, pinned to it, wakes every millisecond on
  * an absolute timer and notes how late it woke. A virtual machine's host
  * sometimes stops a guest's CPUs for several milliseconds (seen here: 2 to
@@ -18,7 +20,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,8 @@
 
 #define STALLMON_MAX_CPUS 64
 #define STALLMON_TICK_NS  1000000L
+
+static atomic_bool stopping;
 
 struct watcher {
     pthread_t thread;
@@ -57,7 +64,7 @@ static void *watch(void *arg)
      * makes this one late is not another task of the test. */
     pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
     int64_t due = now_ns() + STALLMON_TICK_NS;
-    while (due < w->end_ns) {
+    while (due < w->end_ns && !atomic_load_explicit(&stopping, memory_order_relaxed)) {
         struct timespec ts = { .tv_sec = due / 1000000000, .tv_nsec = due % 1000000000 };
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
@@ -84,8 +91,8 @@ int main(int argc, char **argv)
         return 2;
     }
     seconds = strtod(argv[1], &end);
-    if (*end || !(seconds > 0 && seconds <= 86400)) {
-        fprintf(stderr, "aoip-stallmon: SECONDS must be a number in (0, 86400]\n");
+    if (*end || !(seconds >= 0 && seconds <= 86400)) {
+        fprintf(stderr, "aoip-stallmon: SECONDS must be a number in [0, 86400]\n");
         return 2;
     }
     if (argc == 3) {
@@ -101,8 +108,16 @@ int main(int argc, char **argv)
     if (ncpu > STALLMON_MAX_CPUS)
         ncpu = STALLMON_MAX_CPUS;
 
+    /* Until a signal: the watchers never see it (blocked in every thread);
+     * main takes it with sigwait and tells them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
     static struct watcher w[STALLMON_MAX_CPUS];
-    int64_t stop = now_ns() + (int64_t)(seconds * 1e9);
+    int64_t stop = seconds > 0 ? now_ns() + (int64_t)(seconds * 1e9) : INT64_MAX;
     for (long i = 0; i < ncpu; i++) {
         w[i] = (struct watcher){ .cpu = (int)i,
                                  .end_ns = stop,
@@ -112,6 +127,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "aoip-stallmon: thread: %s\n", strerror(rc));
             return 1;
         }
+    }
+    if (seconds == 0) {
+        int sig;
+        sigwait(&sigs, &sig);
+        atomic_store(&stopping, true);
     }
     int64_t worst = 0;
     unsigned long stalls = 0;
