@@ -1611,15 +1611,25 @@ static int check_unique_names(struct parser *p, enum cfg_io_kind kind, const cha
 }
 
 /*
- * Opus flows run at the wire's 48 kHz (RFC 7587 section 4.1), and for now
- * only on a node that runs at it too. line: where encoding was given.
+ * Opus is coded at 48 kHz (RFC 7587 section 4.1); a node at another rate
+ * converts its audio frame by frame, which wants frames of a whole number
+ * of its own (aoip_opus_frame_fits). A section's opus_frame_ms (at line)
+ * that is not is refused; the default frame is made to fit (flows.c).
  */
-static int check_opus_rate(struct parser *p, enum cfg_encoding e, int line)
+static int check_opus_frame(struct parser *p, const struct cfg_opus *o, int line)
 {
-    if (e != CFG_ENC_OPUS || p->cfg->sample_rate == AOIP_OPUS_RATE)
+    if (!line || o->frame_us == 0 || aoip_opus_frame_fits(o->frame_us, p->cfg->sample_rate))
         return 0;
-    return fail(p, line, "encoding opus needs sample_rate = %d (this node runs at %u)",
-                AOIP_OPUS_RATE, p->cfg->sample_rate);
+    char fit[64] = "";
+    static const uint32_t frames_us[] = { 2500, 5000, 10000, 20000 };
+    for (size_t i = 0; i < sizeof frames_us / sizeof frames_us[0]; i++)
+        if (aoip_opus_frame_fits(frames_us[i], p->cfg->sample_rate))
+            snprintf(fit + strlen(fit), sizeof(fit) - strlen(fit), "%s%g", fit[0] ? ", " : "",
+                     frames_us[i] / 1000.0);
+    return fail(p, line,
+                "opus_frame_ms %g is no whole number of frames at %u Hz (Opus is coded at "
+                "48 kHz and converted frame by frame); at this rate: %s",
+                o->frame_us / 1000.0, p->cfg->sample_rate, fit);
 }
 
 /* Each [peer.X]'s flow settings: its own keys, the node's for the rest. */
@@ -1631,7 +1641,7 @@ static int resolve_peers(struct parser *p)
         const int *lines = p->peer_drafts[i].lines;
         if (!lines[PK_ENCODING])
             peer->encoding = cfg->encoding;
-        else if (check_opus_rate(p, peer->encoding, lines[PK_ENCODING]) < 0)
+        if (check_opus_frame(p, &peer->opus, lines[PK_OPUS_FRAME_MS]) < 0)
             return -1;
         if (!lines[PK_PACKET_US])
             peer->packet_us = cfg->packet_us;
@@ -1660,7 +1670,8 @@ static int check_whole(struct parser *p)
         return fail(p, line, "period_us %u is not a whole number of frames at %u Hz",
                     cfg->period_us, cfg->sample_rate);
     }
-    if (check_opus_rate(p, cfg->encoding, p->node_lines[NK_ENCODING]) < 0 || resolve_peers(p) < 0)
+    if (check_opus_frame(p, &cfg->opus, p->node_lines[NK_OPUS_FRAME_MS]) < 0 ||
+        resolve_peers(p) < 0)
         return -1;
     for (size_t i = 0; i < cfg->n_ios; i++) {
         struct cfg_io *io = &cfg->ios[i];
@@ -1685,9 +1696,7 @@ static int check_whole(struct parser *p)
         if (d->lines[IK_SDP] && d->sdp.clock_rate != cfg->sample_rate)
             return fail(p, d->lines[IK_SDP], "sdp %s: %u Hz, but the node runs at %u Hz", io->sdp,
                         d->sdp.clock_rate, cfg->sample_rate);
-        /* An encoding the section does not give is the node's, checked above. */
-        int enc_line = d->lines[IK_ENCODING] ? d->lines[IK_ENCODING] : d->lines[IK_SDP];
-        if ((enc_line && check_opus_rate(p, io->encoding, enc_line) < 0) ||
+        if (check_opus_frame(p, &io->opus, d->lines[IK_OPUS_FRAME_MS]) < 0 ||
             check_rtp_opus_channels(p, io, d) < 0)
             return -1;
         if (io->payload_type < 96 && io->encoding != CFG_ENC_L16)

@@ -215,7 +215,11 @@ static AOIP_RT void take_datagram(struct engine *e, struct rx_flow *f, uint8_t *
             return;
         }
         verdict = opus_rx_take(f->opus, f->jb, &pkt, pkt.payload, pkt.payload_len);
-        frames = f->opus->frame;
+        /* From here on the packet lies on the node's timeline. */
+        pkt.timestamp = f->opus->local_ts;
+        frames = f->opus->local_frame;
+        f->rt.wire_ts = f->opus->wire_ts;
+        f->rt.wire_local_ts = f->opus->local_ts;
         struct aoip_opus_decoder_stats ds;
         opus_rx_stats(f->opus, &ds);
         f->rt.fec_recovered = ds.recovered;
@@ -441,9 +445,10 @@ static AOIP_RT void pull_flow(struct engine *e, struct rx_flow *f, int64_t wall)
     f->rt.drift_ppb = llround(aoip_clock_ppm(clock) * 1000.0);
     f->rt.clock_state = aoip_clock_get_state(clock);
     /* The frame heard first this period left the buffer n frames ago and
-     * sat in the resampler's filter for its delay. */
-    f->rt.clock_ts =
-        (uint32_t)(js.next_timestamp - n - (uint32_t)lround(aoip_resampler_delay(f->rs)));
+     * sat in the resampler's filter for its delay (and an Opus flow's
+     * conversion to the node's rate in its own, before the buffer). */
+    double delay = aoip_resampler_delay(f->rs) + (f->opus ? opus_rx_delay(f->opus) : 0.0);
+    f->rt.clock_ts = (uint32_t)(js.next_timestamp - n - (uint32_t)lround(delay));
     f->rt.clock_wall_ns = wall;
 }
 
@@ -522,7 +527,7 @@ static AOIP_RT void emit(struct engine *e, struct sender *s, struct tx_flow *f,
     int hl = aoip_rtp_write_header(&h, wire, ENGINE_DATAGRAM_MAX);
     size_t pl;
     if (f->opus) {
-        int got = aoip_opus_encode(f->opus, wire + hl, ENGINE_PAYLOAD_MAX, planes);
+        int got = aoip_opus_encode(f->opus->enc, wire + hl, ENGINE_PAYLOAD_MAX, planes);
         if (got < 0) {
             skip_packet(e, f);
             return;
@@ -562,6 +567,9 @@ static AOIP_RT void send_flow(struct engine *e, struct sender *s, struct tx_flow
 
     if (!f->started) {
         f->ts = e->ts_base + (uint32_t)(e->period_count * frames);
+        /* Opus from a node at another rate: its timestamps count 48 kHz. */
+        if (f->opus && f->opus->rc)
+            f->ts = (uint32_t)((uint64_t)f->ts * AOIP_OPUS_RATE / e->cfg.sample_rate);
         f->fill = 0;
         f->started = true;
     }
@@ -576,6 +584,18 @@ static AOIP_RT void send_flow(struct engine *e, struct sender *s, struct tx_flow
     }
     f->rt.clock_ts = f->ts + f->fill;
     f->rt.clock_wall_ns = wall;
+    if (f->opus && f->opus->rc) {
+        /* This period's first frame comes out of the conversion after the
+         * frames staged, and its filter's delay later. */
+        struct opus_tx *o = f->opus;
+        f->rt.clock_ts = f->ts + o->fill + (uint32_t)lround(o->delay);
+        opus_tx_push(o, f->bufs, frames);
+        while (opus_tx_staged(o, planes)) {
+            emit(e, s, f, planes);
+            opus_tx_sent(o);
+        }
+        off = frames;
+    }
     while (off < frames) {
         uint32_t n = f->packet_frames - f->fill;
         if (n > frames - off)

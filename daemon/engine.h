@@ -105,6 +105,10 @@ struct flow_counters {
     uint64_t fec_recovered;
     uint64_t plc_concealed;
     uint64_t corrupt;
+    /* rx, Opus at a node not at 48 kHz: the last packet's timestamp on the
+     * wire and on the node's timeline (clock_ts is on the latter). */
+    uint64_t wire_ts;
+    uint64_t wire_local_ts;
 };
 
 SEQLOCK_DECLARE(flow_snapshot, SEQLOCK_WORDS(struct flow_counters));
@@ -214,7 +218,7 @@ struct tx_flow {
     struct sockaddr_storage to;
     socklen_t to_len;
     enum cfg_encoding encoding;
-    struct aoip_opus_encoder *opus; /* encoding opus: packet_frames is its frame */
+    struct opus_tx *opus; /* encoding opus (codec.h): packet_frames is its frame at 48 kHz */
     uint8_t payload_type;
     unsigned channels;
     const float *bufs[ENGINE_FLOW_CHANNELS]; /* source slots or destination buffers */

@@ -111,24 +111,31 @@ void flows_default_format(const struct node *n, const char *peer_name, struct fl
               : (struct flow_format){ n->cfg->encoding, n->cfg->packet_us, n->cfg->opus };
 }
 
-void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587,
+void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587, uint32_t rate,
                        struct aoip_opus_config *out)
 {
     aoip_opus_config_default(out, channels);
     if (!rfc7587 || channels > 2)
         aoip_opus_mapping_mono(&out->mapping, channels);
     out->bitrate = f->opus.bitrate * channels;
-    out->frame_us = f->opus.frame_us ? f->opus.frame_us : aoip_opus_default_frame_us(out->bitrate);
+    out->frame_us = f->opus.frame_us;
+    if (!out->frame_us) {
+        /* The default, made longer where it is no whole number of the
+         * node's frames (44.1 kHz: 10 ms at least). */
+        out->frame_us = aoip_opus_default_frame_us(out->bitrate);
+        while (out->frame_us < 20000 && !aoip_opus_frame_fits(out->frame_us, rate))
+            out->frame_us *= 2;
+    }
     out->fec = f->opus.fec;
     out->expected_loss = f->opus.expected_loss;
 }
 
 /* Opus payload bytes a packet may take: each stream but the last adds up to
  * two bytes of length (opus.h), and what is left of the budget is audio. */
-static bool opus_fits(const struct flow_format *f, unsigned channels)
+static bool opus_fits(const struct node *n, const struct flow_format *f, unsigned channels)
 {
     struct aoip_opus_config oc;
-    flows_opus_config(f, channels, false, &oc);
+    flows_opus_config(f, channels, false, n->cfg->sample_rate, &oc);
     uint64_t audio = (uint64_t)oc.bitrate * oc.frame_us / 8000000u;
     return audio + 2u * (channels - 1) <= ENGINE_PAYLOAD_MAX;
 }
@@ -137,7 +144,7 @@ unsigned flows_per_packet(const struct node *n, const struct flow_format *f)
 {
     unsigned most = ENGINE_FLOW_CHANNELS;
     if (f->encoding == CFG_ENC_OPUS) {
-        while (most > 1 && !opus_fits(f, most))
+        while (most > 1 && !opus_fits(n, f, most))
             most--;
         return most;
     }
@@ -298,7 +305,7 @@ void flows_rx_free(struct node *n, struct rx_flow *f)
 
 void flows_tx_free(struct tx_flow *f)
 {
-    aoip_opus_encoder_free(f->opus);
+    opus_tx_free(f->opus);
     free(f->staging);
     meta_free(f->owner);
     free(f);
@@ -489,7 +496,7 @@ const char *flows_channel_of(const json_t *full)
     return slash ? slash + 1 : "";
 }
 
-json_t *flows_set_entry(const struct tx_flow *f)
+json_t *flows_set_entry(const struct node *n, const struct tx_flow *f)
 {
     const struct flow_meta *m = f->owner;
     json_t *names = json_array();
@@ -514,7 +521,7 @@ json_t *flows_set_entry(const struct tx_flow *f)
     if (f->opus) {
         struct aoip_opus_config oc;
         char text[AOIP_OPUS_MAPPING_TEXT_MAX];
-        flows_opus_config(&m->fmt, f->channels, false, &oc);
+        flows_opus_config(&m->fmt, f->channels, false, n->cfg->sample_rate, &oc);
         aoip_opus_mapping_print(text, sizeof(text), &oc.mapping);
         json_object_set_new(e, "opus",
                             json_pack("{s:s, s:i, s:b}", "mapping", text, "bitrate",
@@ -570,9 +577,10 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
             log_warn("peer %s: an Opus flow in flows.set has no usable channel mapping", p->name);
             return NULL;
         }
-        if (n->cfg->sample_rate != AOIP_OPUS_RATE) {
-            log_warn("peer %s: sends Opus, which runs at %d Hz, to this node at %u Hz: not taken",
-                     p->name, AOIP_OPUS_RATE, n->cfg->sample_rate);
+        if (!aoip_opus_frame_fits((uint32_t)packet_us, n->cfg->sample_rate)) {
+            log_warn("peer %s: an Opus frame of %d us is no whole number of frames at %u Hz: "
+                     "not taken",
+                     p->name, (int)packet_us, n->cfg->sample_rate);
             return NULL;
         }
     }
@@ -611,7 +619,8 @@ static struct rx_flow *rx_from_message(struct node *n, struct peer *p, json_t *v
     bool fec_waits = enc == CFG_ENC_OPUS && fec && packet_us >= 10000;
     struct rx_flow *f =
         rx_flow_new(n, nch, p->name, (uint32_t)packet_us, fec_waits ? (uint32_t)packet_us : 0);
-    if (f && enc == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, fec, false))) {
+    if (f && enc == CFG_ENC_OPUS &&
+        !(f->opus = opus_rx_new(&oc, n->cfg->sample_rate, fec, false))) {
         flows_rx_free(n, f);
         f = NULL;
     }
@@ -819,7 +828,12 @@ static json_t *rx_latency(const struct node *n, const struct rx_flow *f,
     const struct flow_meta *m = rx_meta(f);
     if (!m->have_sr || c->clock_wall_ns == 0 || c->packets == 0)
         return json_null();
-    int32_t frames = (int32_t)((uint32_t)c->clock_ts - m->sr_rtp);
+    /* An Opus flow's report counts 48 kHz; clock_ts, the node's frames. */
+    uint32_t sr_ts = f->opus && n->cfg->sample_rate != AOIP_OPUS_RATE
+                         ? opus_rx_local_of((uint32_t)c->wire_ts, (uint32_t)c->wire_local_ts,
+                                            m->sr_rtp, n->cfg->sample_rate)
+                         : m->sr_rtp;
+    int32_t frames = (int32_t)((uint32_t)c->clock_ts - sr_ts);
     double sent_ns = (double)ntp_to_wall_ns(m->sr_ntp) + frames * 1e9 / n->cfg->sample_rate;
     return json_real(((double)c->clock_wall_ns - sent_ns) / 1e6);
 }

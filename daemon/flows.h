@@ -116,9 +116,9 @@ void flows_default_format(const struct node *n, const char *peer_name, struct fl
  * nothing to do with each other, and coupled streams under FEC mix them,
  * opus.h), or for one or two channels to and from other equipment
  * (rfc7587) a plain Opus stream; the frame resolved when f leaves it to
- * the default.
+ * the default, as a whole number of frames at the node's rate.
  */
-void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587,
+void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587, uint32_t rate,
                        struct aoip_opus_config *out);
 /* Channels of format f that fit one packet (at most ENGINE_FLOW_CHANNELS). */
 unsigned flows_per_packet(const struct node *n, const struct flow_format *f);
@@ -129,7 +129,7 @@ void flows_drop_tx(struct node *n, unsigned i);
 void flows_tx_free(struct tx_flow *f);
 void flows_rx_free(struct node *n, struct rx_flow *f);
 /* A flow's entry in flows.set. */
-json_t *flows_set_entry(const struct tx_flow *f);
+json_t *flows_set_entry(const struct node *n, const struct tx_flow *f);
 /* Send every online peer its flows.set again where it changed (pack.c). */
 void flows_announce(struct node *n);
 

@@ -217,11 +217,12 @@ static int setup_rtp_input(struct node *n, unsigned i, const struct cfg_io *io,
     uint32_t wait_us = 0;
     if (io->encoding == CFG_ENC_OPUS) {
         fmt.opus.frame_us = 20000;
-        flows_opus_config(&fmt, io->channels, true, &oc);
+        flows_opus_config(&fmt, io->channels, true, n->cfg->sample_rate, &oc);
         wait_us = io->opus.fec ? 20000 : 0;
     }
     struct rx_flow *f = rx_flow_new(n, io->channels, NULL, 0, wait_us);
-    if (f && io->encoding == CFG_ENC_OPUS && !(f->opus = opus_rx_new(&oc, true, true))) {
+    if (f && io->encoding == CFG_ENC_OPUS &&
+        !(f->opus = opus_rx_new(&oc, n->cfg->sample_rate, true, true))) {
         flows_rx_free(n, f);
         f = NULL;
     }
@@ -252,7 +253,7 @@ static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io,
     size_t bytes = 0;
     if (io->encoding == CFG_ENC_OPUS) {
         /* To other equipment: RFC 7587, one or two channels (config.c). */
-        flows_opus_config(&fmt, io->channels, true, &oc);
+        flows_opus_config(&fmt, io->channels, true, n->cfg->sample_rate, &oc);
         packet_us = oc.frame_us;
     } else {
         bytes = aoip_pcm_bytes(cfg_pcm_of(io->encoding), io->channels,
@@ -265,8 +266,12 @@ static int setup_rtp_output(struct node *n, unsigned i, const struct cfg_io *io,
                  ENGINE_PAYLOAD_MAX);
         return -1;
     }
-    struct tx_flow *f = tx_flow_new(io->channels, cfg_frames_of_us(n->cfg, packet_us));
-    if (f && io->encoding == CFG_ENC_OPUS && !(f->opus = aoip_opus_encoder_new(&oc))) {
+    /* An Opus flow's timestamps count 48 kHz, whatever the node's rate. */
+    struct tx_flow *f = tx_flow_new(io->channels, io->encoding == CFG_ENC_OPUS
+                                                      ? aoip_opus_frame_samples(&oc)
+                                                      : cfg_frames_of_us(n->cfg, packet_us));
+    if (f && io->encoding == CFG_ENC_OPUS &&
+        !(f->opus = opus_tx_new(&oc, n->cfg->sample_rate, n->period_frames))) {
         flows_tx_free(f);
         f = NULL;
     }

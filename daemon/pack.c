@@ -148,14 +148,18 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
     struct aoip_opus_config oc;
     uint32_t packet_us = o->fmt.packet_us;
     if (o->fmt.encoding == CFG_ENC_OPUS) {
-        flows_opus_config(&o->fmt, count, false, &oc);
+        flows_opus_config(&o->fmt, count, false, n->cfg->sample_rate, &oc);
         packet_us = oc.frame_us;
     }
-    struct tx_flow *f = tx_flow_new(count, cfg_frames_of_us(n->cfg, packet_us));
+    /* An Opus flow's timestamps count 48 kHz, whatever the node's rate. */
+    struct tx_flow *f =
+        tx_flow_new(count, o->fmt.encoding == CFG_ENC_OPUS ? aoip_opus_frame_samples(&oc)
+                                                           : cfg_frames_of_us(n->cfg, packet_us));
     if (!f)
         return NULL;
     struct flow_meta *m = flow_meta_of_tx(f);
-    if (o->fmt.encoding == CFG_ENC_OPUS && !(f->opus = aoip_opus_encoder_new(&oc))) {
+    if (o->fmt.encoding == CFG_ENC_OPUS &&
+        !(f->opus = opus_tx_new(&oc, n->cfg->sample_rate, n->period_frames))) {
         log_error("flow of %u channels: cannot make its Opus encoder", count);
         flows_tx_free(f);
         return NULL;
@@ -340,7 +344,7 @@ static json_t *set_for(struct node *n, const struct peer *p)
         bool mine =
             m->multicast ? flows_list_has(m->receivers, p->id) : strcmp(m->peer_id, p->id) == 0;
         if (mine)
-            json_array_append_new(list, flows_set_entry(n->tx[k]));
+            json_array_append_new(list, flows_set_entry(n, n->tx[k]));
     }
     return list;
 }
@@ -518,9 +522,11 @@ void flows_want_by(struct node *n, struct peer *p, json_t *asks)
             log_warn("peer %s: asks for channels in a format this node does not know", p->name);
             continue;
         }
-        if (fmt.encoding == CFG_ENC_OPUS && n->cfg->sample_rate != AOIP_OPUS_RATE) {
-            log_warn("peer %s: asks for Opus, which runs at %d Hz, of this node at %u Hz", p->name,
-                     AOIP_OPUS_RATE, n->cfg->sample_rate);
+        if (fmt.encoding == CFG_ENC_OPUS && fmt.opus.frame_us &&
+            !aoip_opus_frame_fits(fmt.opus.frame_us, n->cfg->sample_rate)) {
+            log_warn("peer %s: asks for Opus in frames of %u us, no whole number of frames at "
+                     "%u Hz",
+                     p->name, fmt.opus.frame_us, n->cfg->sample_rate);
             continue;
         }
         /* One list per format: a format asked twice is one ask. */

@@ -613,8 +613,10 @@ static const char *format_problem(const struct node *n, json_t *msg)
         return "the Opus frame must be 2.5, 5, 10 or 20 ms";
     if ((rate || frame) && enc && e != CFG_ENC_OPUS)
         return "a bitrate and a frame are for Opus";
-    if (e == CFG_ENC_OPUS && enc && n->cfg->sample_rate != AOIP_OPUS_RATE)
-        return "Opus needs a node at 48000 Hz";
+    if (frame && json_integer_value(frame) != 0 &&
+        !aoip_opus_frame_fits((uint32_t)json_integer_value(frame), n->cfg->sample_rate))
+        return "the Opus frame must be a whole number of this network's frames (at 44.1 kHz, "
+               "10 or 20 ms)";
     return NULL;
 }
 

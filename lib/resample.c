@@ -37,6 +37,7 @@
 #include <threads.h>
 
 #include "aoip/resample.h"
+#include "filter.h"
 
 /*
  * The filter, for 48 kHz: flat to 20 kHz, stopband from 23.952 kHz (the
@@ -67,8 +68,6 @@
 /* The interleaved kernel's block: two SSE vectors of channels. */
 #define RS_BLOCK 8
 
-#define RS_PI 3.14159265358979323846
-
 struct aoip_resampler {
     unsigned channels;
     bool planar;
@@ -84,17 +83,6 @@ struct aoip_resampler {
     float coef[RS_TAPS]; /* this output frame's row */
 };
 
-/* Zeroth-order modified Bessel function of the first kind, by its series. */
-static double bessel_i0(double x)
-{
-    double sum = 1.0, term = 1.0, q = x * x / 4.0;
-    for (int k = 1; k < 500 && term > sum * 1e-21; k++) {
-        term *= q / ((double)k * k);
-        sum += term;
-    }
-    return sum;
-}
-
 /*
  * Row ph holds the taps for an output ph / RS_PHASES of a frame after the
  * input frame under tap RS_HALF - 1; row RS_PHASES is row 0 moved by one
@@ -104,17 +92,13 @@ static double bessel_i0(double x)
 static void build_table(float *table)
 {
     const double fc = (RS_PASS_HZ + RS_STOP_HZ) / 2.0 / 48000.0;
-    const double i0_beta = bessel_i0(RS_BETA);
+    const double i0_beta = filter_bessel_i0(RS_BETA);
     double row[RS_TAPS];
     for (unsigned ph = 0; ph <= RS_PHASES; ph++) {
         double sum = 0.0;
         for (unsigned t = 0; t < RS_TAPS; t++) {
             double tau = (double)ph / RS_PHASES + (double)(RS_HALF - 1) - (double)t;
-            double u = tau / RS_HALF, x = 2.0 * fc * tau, h = 0.0;
-            if (fabs(u) < 1.0) {
-                double sinc = x == 0.0 ? 1.0 : sin(RS_PI * x) / (RS_PI * x);
-                h = 2.0 * fc * sinc * bessel_i0(RS_BETA * sqrt(1.0 - u * u)) / i0_beta;
-            }
+            double h = filter_kaiser_tap(tau, RS_HALF, fc, RS_BETA, i0_beta);
             row[t] = h;
             sum += h;
         }
@@ -314,56 +298,8 @@ static AOIP_RT inline float dot_line(const float *restrict x, const float *restr
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
-/*
- * The interleaved kernels: a block of 8 or 16 channels against the taps.
- * Each channel sums from both ends of the filter towards its centre, in two
- * accumulators: that puts four or eight independent vector additions in
- * flight, and the large centre taps come last, so every addition before
- * them rounds a partial sum that is still small (5 dB better than summing
- * in tap order). The loops over k are unrolled so that the accumulators
- * live in registers.
- */
-static AOIP_RT inline void dot_block8(const float *restrict x, size_t stride,
-                                      const float *restrict coef, float *restrict y)
-{
-    float a[8] = { 0 }, b[8] = { 0 };
-    for (unsigned t = 0; t < RS_HALF; t++) {
-        const float *restrict x0 = x + t * stride;
-        const float *restrict x1 = x + (RS_TAPS - 1 - t) * stride;
-        float c0 = coef[t], c1 = coef[RS_TAPS - 1 - t];
-#pragma GCC unroll 8
-        for (unsigned k = 0; k < 8; k++) {
-            a[k] += c0 * x0[k];
-            b[k] += c1 * x1[k];
-        }
-    }
-#pragma GCC unroll 8
-    for (unsigned k = 0; k < 8; k++)
-        y[k] = a[k] + b[k];
-}
-
-static AOIP_RT inline void dot_block16(const float *restrict x, size_t stride,
-                                       const float *restrict coef, float *restrict y)
-{
-    float a[16] = { 0 }, b[16] = { 0 };
-    for (unsigned t = 0; t < RS_HALF; t++) {
-        const float *restrict x0 = x + t * stride;
-        const float *restrict x1 = x + (RS_TAPS - 1 - t) * stride;
-        float c0 = coef[t], c1 = coef[RS_TAPS - 1 - t];
-#pragma GCC unroll 16
-        for (unsigned k = 0; k < 16; k++) {
-            a[k] += c0 * x0[k];
-            b[k] += c1 * x1[k];
-        }
-    }
-#pragma GCC unroll 16
-    for (unsigned k = 0; k < 16; k++)
-        y[k] = a[k] + b[k];
-}
-
 static AOIP_RT void filter(struct aoip_resampler *rs, float *const *out, uint32_t n)
 {
-    float y[16];
     for (uint32_t j = 0; j < n; j++) {
         interpolate(rs->table, rs->frac, rs->coef);
         size_t first = rs->whole - (RS_HALF - 1);
@@ -371,18 +307,8 @@ static AOIP_RT void filter(struct aoip_resampler *rs, float *const *out, uint32_
             for (unsigned c = 0; c < rs->channels; c++)
                 out[c][j] = dot_line(rs->buf + c * rs->stride + first, rs->coef);
         } else {
-            const float *x = rs->buf + first * rs->stride;
-            for (unsigned c0 = 0; c0 < rs->channels;) {
-                unsigned w = rs->stride - c0 >= 16 ? 16 : RS_BLOCK;
-                if (w == 16)
-                    dot_block16(x + c0, rs->stride, rs->coef, y);
-                else
-                    dot_block8(x + c0, rs->stride, rs->coef, y);
-                unsigned m = rs->channels - c0 < w ? rs->channels - c0 : w;
-                for (unsigned k = 0; k < m; k++)
-                    out[c0 + k][j] = y[k];
-                c0 += w;
-            }
+            filter_interleaved(rs->buf + first * rs->stride, rs->stride, rs->channels, rs->coef,
+                               RS_TAPS, out, j);
         }
         advance(&rs->whole, &rs->frac, rs->dstep);
     }

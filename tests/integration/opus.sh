@@ -4,9 +4,13 @@
 # Both tones arrive at the right frequency and level; the Opus one with no
 # gap, judged at the level of what Opus' coding leaves on a tone; stats
 # show one flow of each encoding, and no frame concealed on loopback.
+# Both nodes run at 96 kHz: the Opus flow is converted to 48 kHz before
+# stage encodes it and back after truck decodes it, the L24 flow is not
+# (48 kHz Opus between nodes: lab_opus, lab_multicast).
 . "$(dirname "$0")/lib.sh"
 
 export NODE_LATENCY_US=5000
+export STAGE_EXTRA="sample_rate = 96000" TRUCK_EXTRA="sample_rate = 96000"
 stage_tones 997 3000
 truck_records
 ctl truck route add stage/high truck/ch2 --encoding opus --bitrate 96 --frame-ms 5 ||
@@ -18,6 +22,8 @@ ctl truck stats
 json=$(ctl truck --json stats | tr -d ' \n')
 ctl truck route list
 node_stop truck
+rate=$("$WAVCHECK" "$it_dir/truck.wav" --print --json | tr -d ' \n' | grep -o '"rate":[0-9]*' | cut -d: -f2)
+[ "$rate" = 96000 ] || fail "truck recorded at ${rate:-?} Hz, not 96000"
 
 echo "$json" | grep -q '"direction":"rx","peer":"stage","channels":\["stage/high"\],"encoding":"opus"' ||
 	fail "no Opus rx flow carrying stage/high"

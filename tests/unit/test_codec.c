@@ -10,6 +10,10 @@
  * buffer's (lost, received, duplicates) and that the frames played hold
  * audio, not a hole: a rebuilt frame fills its place without counting as
  * received.
+ *
+ * At a node of another rate, the same with conversion: rx frames land on
+ * the node's timeline at its rate, tx audio at the node's rate goes out
+ * as 48 kHz frames; the tone keeps its frequency and level.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -22,6 +26,7 @@
 #include <cmocka.h>
 
 #include "codec.h"
+#include "sig.h"
 
 #define CH      2
 #define FRAME   480 /* 10 ms */
@@ -80,7 +85,7 @@ static int setup(void **state)
                                      .latency_frames = 4 * FRAME,
                                      .max_packet_frames = FRAME };
     encode(&r->s);
-    r->rx = opus_rx_new(&c, true, false);
+    r->rx = opus_rx_new(&c, 48000, true, false);
     r->jb = aoip_jitter_new(&jc);
     assert_non_null(r->rx);
     assert_non_null(r->jb);
@@ -232,7 +237,7 @@ static void a_follower_takes_the_senders_frame(void **state)
     struct aoip_opus_config c = config();
     c.frame_us = 20000;
     opus_rx_free(r->rx);
-    r->rx = opus_rx_new(&c, true, true);
+    r->rx = opus_rx_new(&c, 48000, true, true);
     assert_non_null(r->rx);
     assert_int_equal(r->rx->frame, 960);
     for (int p = 0; p < 30; p++)
@@ -244,9 +249,114 @@ static void a_follower_takes_the_senders_frame(void **state)
 
     /* A decoder that does not follow counts them corrupt. */
     opus_rx_free(r->rx);
-    r->rx = opus_rx_new(&c, true, false);
+    r->rx = opus_rx_new(&c, 48000, true, false);
     take(r, 30);
     counts(r, 0, 0, 0, 1);
+}
+
+/* The two tones' level and frequency in x[0..n) at rate (after the start). */
+static void tone_is(const float *x, size_t n, double rate, double freq)
+{
+    struct sig_fit fit;
+    assert_int_equal(sig_fit_sine(x, n, rate, freq, &fit), 0);
+    print_message("tone %.3f Hz at %.2f dBFS, residual %.1f dB\n", fit.freq, sig_dbfs(fit.amp),
+                  sig_dbfs(fit.residual * sqrt(2.0)));
+    assert_true(fabs(fit.freq - freq) < 0.05);
+    assert_true(fabs(sig_dbfs(fit.amp) - sig_dbfs(0.25)) < 0.5);
+}
+
+/* At 44.1 kHz: each 10 ms packet is 441 of the node's frames at a
+ * timestamp that counts them, across the wrap of the wire's; a lost
+ * packet is rebuilt in its place; the tone comes out at 1 kHz. */
+static void at_44k1_packets_land_on_the_nodes_timeline(void **state)
+{
+    struct rig *r = *state;
+    const uint32_t lf = 441;
+    static float played[CH][PACKETS * 441];
+    struct aoip_opus_config c = config();
+    opus_rx_free(r->rx);
+    r->rx = opus_rx_new(&c, 44100, true, false);
+    assert_non_null(r->rx);
+    float *out[CH];
+    for (int p = 0; p < PACKETS; p++) {
+        /* The buffer keeps four frames; a frame's worth plays per packet. */
+        out[0] = played[0] + p * lf;
+        out[1] = played[1] + p * lf;
+        if (p == 30) {
+            aoip_jitter_pull(r->jb, out, NULL, lf);
+            continue;
+        }
+        struct aoip_rtp_packet pkt = { .payload_type = 96,
+                                       .seq = (uint16_t)(65500 + p),
+                                       .timestamp = TS0 + (uint32_t)(p * FRAME),
+                                       .ssrc = SSRC };
+        assert_true(opus_rx_take(r->rx, r->jb, &pkt, r->s.payload[p], r->s.len[p]) >= 0);
+        assert_int_equal(r->rx->local_frame, lf);
+        assert_int_equal(r->rx->local_ts, TS0 + (uint32_t)p * lf);
+        assert_int_equal(r->rx->wire_ts, pkt.timestamp);
+        aoip_jitter_pull(r->jb, out, NULL, lf);
+    }
+    counts(r, PACKETS - 1, 1, 0, 0);
+    struct aoip_jitter_stats js;
+    aoip_jitter_get_stats(r->jb, &js);
+    assert_int_equal(js.lost, 1);
+    tone_is(played[0] + 10 * lf, 45 * lf, 44100, 1000.0);
+    tone_is(played[1] + 10 * lf, 45 * lf, 44100, 700.0);
+    assert_true(opus_rx_delay(r->rx) > 0.0);
+}
+
+/* A sender at 96 kHz with 1 ms periods and 5 ms frames: a packet every
+ * five periods, of 240 frames at 48 kHz, that decode to the tone. */
+static void at_96k_a_sender_sends_48k_frames(void **state)
+{
+    (void)state;
+    enum { PERIOD = 96, PERIODS = 400 };
+    struct aoip_opus_config c = config();
+    c.frame_us = 5000;
+    struct opus_tx *tx = opus_tx_new(&c, 96000, PERIOD);
+    struct aoip_opus_decoder *dec = aoip_opus_decoder_new(&c);
+    static float in[CH][PERIOD], decoded[CH][PERIODS / 5 * 240];
+    const float *planes[CH];
+    unsigned packets = 0;
+    assert_non_null(tx);
+    assert_non_null(dec);
+    assert_true(tx->delay > 0.0);
+    for (int p = 0; p < PERIODS; p++) {
+        sig_tone(in[0], PERIOD, 1000.0, 96000, 0.25, 0.0, (int64_t)p * PERIOD);
+        sig_tone(in[1], PERIOD, 700.0, 96000, 0.25, 0.0, (int64_t)p * PERIOD);
+        const float *pin[CH] = { in[0], in[1] };
+        opus_tx_push(tx, pin, PERIOD);
+        while (opus_tx_staged(tx, planes)) {
+            uint8_t pkt[1500];
+            int len = aoip_opus_encode(tx->enc, pkt, sizeof(pkt), planes);
+            assert_true(len > 0);
+            float *out[CH] = { decoded[0] + packets * 240, decoded[1] + packets * 240 };
+            assert_int_equal(aoip_opus_decode(dec, out, pkt, (size_t)len), AOIP_OPUS_DECODED);
+            opus_tx_sent(tx);
+            packets++;
+        }
+        assert_int_equal(packets, (unsigned)(p + 1) / 5);
+    }
+    tone_is(decoded[0] + 4800, 12000, 48000, 1000.0);
+    tone_is(decoded[1] + 4800, 12000, 48000, 700.0);
+    aoip_opus_decoder_free(dec);
+    opus_tx_free(tx);
+}
+
+/* Frames that are no whole number of the node's: refused. */
+static void frames_must_fit_the_rate(void **state)
+{
+    (void)state;
+    struct aoip_opus_config c = config();
+    c.frame_us = 5000;
+    assert_null(opus_tx_new(&c, 44100, 441));
+    assert_null(opus_rx_new(&c, 44100, true, false));
+    c.frame_us = 2500;
+    assert_null(opus_rx_new(&c, 88200, true, false));
+    c.frame_us = 20000;
+    struct opus_rx *rx = opus_rx_new(&c, 88200, true, true);
+    assert_non_null(rx);
+    opus_rx_free(rx);
 }
 
 int main(void)
@@ -261,6 +371,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_new_stream_restarts_the_decoder, setup, teardown),
         cmocka_unit_test_setup_teardown(a_follower_takes_the_senders_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(at_44k1_packets_land_on_the_nodes_timeline, setup,
+                                        teardown),
+        cmocka_unit_test(at_96k_a_sender_sends_48k_frames),
+        cmocka_unit_test(frames_must_fit_the_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

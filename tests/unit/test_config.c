@@ -1261,21 +1261,33 @@ static void keys_of_another_kind_say_where_they_belong(void **state)
                  "node.conf:3: key 'opus_fec' does not apply to type wav in [output.rec]");
 }
 
-static void opus_needs_a_node_at_48khz(void **state)
+static void opus_frames_fit_the_rate(void **state)
 {
     (void)state;
-    expect_error("[node]\nsample_rate = 96000\nencoding = opus\n",
-                 "node.conf:3: encoding opus needs sample_rate = 48000 (this node runs at 96000)");
-    expect_error("[peer.far]\naddress = h:1\n\nencoding = opus\n[node]\nsample_rate = 96000\n",
-                 "node.conf:4: encoding opus needs sample_rate = 48000 (this node runs at 96000)");
-    expect_error("[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 2\n"
-                 "encoding = opus\n[node]\nsample_rate = 44100\nperiod_us = 10000\n",
-                 "node.conf:5: encoding opus needs sample_rate = 48000 (this node runs at 44100)");
-    /* Opus settings alone ask for nothing at another rate. */
+    /* Opus at other rates: frames of a whole number of the node's frames. */
     struct cfg cfg;
-    parse_ok(&cfg, "[node]\nsample_rate = 96000\nopus_bitrate = 64\n[peer.far]\nopus_fec = no\n");
-    assert_int_equal(cfg.peers[0].encoding, CFG_ENC_L24);
+    parse_ok(&cfg, "[node]\nsample_rate = 96000\nencoding = opus\nopus_frame_ms = 2.5\n");
+    assert_int_equal(cfg.encoding, CFG_ENC_OPUS);
+    assert_int_equal(cfg.opus.frame_us, 2500);
     cfg_free(&cfg);
+    parse_ok(&cfg, "[node]\nsample_rate = 44100\nperiod_us = 10000\nencoding = opus\n"
+                   "opus_frame_ms = 10\n[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\n"
+                   "channels = 2\nopus_frame_ms = 20\n");
+    assert_int_equal(cfg.opus.frame_us, 10000);
+    assert_int_equal(cfg.ios[0].opus.frame_us, 20000);
+    cfg_free(&cfg);
+    expect_error("[node]\nsample_rate = 44100\nperiod_us = 10000\nopus_frame_ms = 5\n",
+                 "node.conf:4: opus_frame_ms 5 is no whole number of frames at 44100 Hz (Opus is "
+                 "coded at 48 kHz and converted frame by frame); at this rate: 10, 20");
+    expect_error("[peer.far]\naddress = h:1\nencoding = opus\nopus_frame_ms = 2.5\n[node]\n"
+                 "sample_rate = 88200\nperiod_us = 10000\n",
+                 "node.conf:4: opus_frame_ms 2.5 is no whole number of frames at 88200 Hz (Opus "
+                 "is coded at 48 kHz and converted frame by frame); at this rate: 5, 10, 20");
+    expect_error("[output.wan]\ntype = rtp\ndestination = 192.0.2.9:5004\nchannels = 2\n"
+                 "encoding = opus\nopus_frame_ms = 5\n[node]\nsample_rate = 44100\n"
+                 "period_us = 10000\n",
+                 "node.conf:6: opus_frame_ms 5 is no whole number of frames at 44100 Hz (Opus is "
+                 "coded at 48 kHz and converted frame by frame); at this rate: 10, 20");
 }
 
 static void static_payload_type_is_not_opus(void **state)
@@ -1759,7 +1771,7 @@ int main(void)
         cmocka_unit_test(rtp_output_opus_keys_follow_the_node_key_by_key),
         cmocka_unit_test(rtp_opus_carries_one_or_two_channels),
         cmocka_unit_test(keys_of_another_kind_say_where_they_belong),
-        cmocka_unit_test(opus_needs_a_node_at_48khz),
+        cmocka_unit_test(opus_frames_fit_the_rate),
         cmocka_unit_test(static_payload_type_is_not_opus),
         cmocka_unit_test(sdp_of_opus_describes_an_opus_input),
         cmocka_unit_test(inline_comments_are_stripped),

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "pcm.h"
 #include "peerchan.h"
+#include "rateconv.h"
 #include "resample.h"
 #include "rtcp.h"
 #include "rtp.h"

@@ -244,6 +244,16 @@ static inline uint32_t aoip_opus_frame_samples(const struct aoip_opus_config *cf
     return cfg->frame_us * 48u / 1000u;
 }
 
+/*
+ * A frame of frame_us is a whole number of frames at rate: a node at
+ * another rate than 48 kHz converts its audio for Opus, frame by frame
+ * (at 44.1 kHz: 10 and 20 ms frames; at 96 kHz, all).
+ */
+static inline bool aoip_opus_frame_fits(uint32_t frame_us, uint32_t rate)
+{
+    return (uint64_t)frame_us * rate % 1000000u == 0;
+}
+
 /* A payload bound that no frame of this mapping exceeds. */
 static inline size_t aoip_opus_max_payload(const struct aoip_opus_mapping *m)
 {
