@@ -571,6 +571,15 @@ static AOIP_RT void send_flow(struct engine *e, struct sender *s, struct tx_flow
         if (f->opus && f->opus->rc)
             f->ts = (uint32_t)((uint64_t)f->ts * AOIP_OPUS_RATE / e->cfg.sample_rate);
         f->fill = 0;
+        if (f->stagger) {
+            /* Silence in front: the frames still go out at their own timestamps. */
+            float *staging = f->opus->rc ? f->opus->pcm : f->staging;
+            size_t line = f->opus->rc ? f->opus->cap : f->packet_frames;
+            for (unsigned c = 0; c < f->channels; c++)
+                memset(staging + c * line, 0, f->stagger * sizeof(float));
+            *(f->opus->rc ? &f->opus->fill : &f->fill) = f->stagger;
+            f->ts -= f->stagger;
+        }
         f->started = true;
     }
     if (f->sealed) {

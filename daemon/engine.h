@@ -223,6 +223,10 @@ struct tx_flow {
     unsigned channels;
     const float *bufs[ENGINE_FLOW_CHANNELS]; /* source slots or destination buffers */
     uint32_t packet_frames;
+    /* Opus: the flow starts with this many frames of silence staged, so its
+     * frame boundaries, where its encoder runs, fall in another period than
+     * those of other flows (flows.c, flows_opus_stagger). */
+    uint32_t stagger;
     uint32_t ssrc;
     /* Sealed media, as for struct rx_flow. */
     bool sealed;

@@ -140,18 +140,46 @@ static bool opus_fits(const struct node *n, const struct flow_format *f, unsigne
     return audio + 2u * (channels - 1) <= ENGINE_PAYLOAD_MAX;
 }
 
+/*
+ * A flow's encoder runs in the period that completes its frame, and codes
+ * the whole frame there. In the general audio mode (10 and 20 ms frames,
+ * SILK or hybrid) that costs about 10 us of CPU per channel per ms of
+ * audio (bench_nodes, 64 channels at 20 ms: 10.3 ms a channel-second), so
+ * a flow of 8 channels at 20 ms took 1.6 ms, more than a 1 ms period, once
+ * in 20 periods: the media thread fell behind every frame. Such flows
+ * carry at most FLOWS_OPUS_CH_MS / frame_ms channels (2 at 20 ms, 4 at
+ * 10 ms), about 0.4 ms of encoding, and flows_opus_stagger puts their
+ * frames' ends in different periods. The restricted low-delay mode (2.5
+ * and 5 ms) costs a third as much a channel and spreads over frames of
+ * a few periods: it keeps the packet's limit.
+ */
+#define FLOWS_OPUS_CH_MS 40
+
 unsigned flows_per_packet(const struct node *n, const struct flow_format *f)
 {
     unsigned most = ENGINE_FLOW_CHANNELS;
     if (f->encoding == CFG_ENC_OPUS) {
         while (most > 1 && !opus_fits(n, f, most))
             most--;
+        struct aoip_opus_config oc;
+        flows_opus_config(f, most, false, n->cfg->sample_rate, &oc);
+        unsigned cheap = FLOWS_OPUS_CH_MS * 1000u / oc.frame_us;
+        if (!aoip_opus_low_delay(oc.frame_us) && most > cheap)
+            most = cheap > 0 ? cheap : 1;
         return most;
     }
     uint32_t frames = cfg_frames_of_us(n->cfg, f->packet_us);
     unsigned fit =
         (unsigned)(ENGINE_PAYLOAD_MAX / aoip_pcm_bytes(cfg_pcm_of(f->encoding), 1, frames));
     return fit < most ? fit : most;
+}
+
+uint32_t flows_opus_stagger(struct node *n, uint32_t frame)
+{
+    uint32_t period = n->period_frames * AOIP_OPUS_RATE / n->cfg->sample_rate;
+    if (frame <= period)
+        return 0;
+    return (n->opus_flows++ * period) % frame;
 }
 
 static void rx_parts_free(struct rx_flow *f)

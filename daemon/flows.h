@@ -120,8 +120,13 @@ void flows_default_format(const struct node *n, const char *peer_name, struct fl
  */
 void flows_opus_config(const struct flow_format *f, unsigned channels, bool rfc7587, uint32_t rate,
                        struct aoip_opus_config *out);
-/* Channels of format f that fit one packet (at most ENGINE_FLOW_CHANNELS). */
+/* Channels of format f that fit one packet (at most ENGINE_FLOW_CHANNELS),
+ * and for Opus in long frames, that one period can encode. */
 unsigned flows_per_packet(const struct node *n, const struct flow_format *f);
+/* The silence a new Opus tx flow with frames of frame samples (48 kHz)
+ * starts with: a period more than the last one's, modulo the frame, so
+ * that flows made together encode in different periods. */
+uint32_t flows_opus_stagger(struct node *n, uint32_t frame);
 bool flows_list_has(json_t *list, const char *name);
 /* "NODE/NAME" -> "NAME" */
 const char *flows_channel_of(const json_t *full);

@@ -168,7 +168,8 @@ struct node {
     char session[NODE_ID_LEN + 1]; /* random for each start of the process */
     int64_t start_ns;
     uint32_t period_frames;
-    uint32_t rtcp_ssrc; /* this node's SSRC as an RTCP receiver */
+    uint32_t rtcp_ssrc;  /* this node's SSRC as an RTCP receiver */
+    uint32_t opus_flows; /* Opus tx flows made so far: the next one's stagger */
 
     struct channel *sources;
     unsigned n_sources;

@@ -164,6 +164,8 @@ static struct tx_flow *new_flow(struct node *n, const struct owner *o,
         flows_tx_free(f);
         return NULL;
     }
+    if (f->opus)
+        f->stagger = flows_opus_stagger(n, f->opus->frame);
     memcpy(&f->to, &to, sizeof(to));
     f->to_len = sizeof(to);
     f->encoding = o->fmt.encoding;

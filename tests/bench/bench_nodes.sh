@@ -102,9 +102,10 @@ channels = $n
 		die "dst lists $(ctl dst --json route list dst | grep -c '"source"') routes, not $n"
 
 	nap "$settle_s"
-	local s0 d0 s1 d1 w0 w1 load0 load1 t0 t1
+	local s0 d0 s1 d1 w0 w1 ws0 ws1 load0 load1 t0 t1
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	w0=$(late_wakeups dst)
+	ws0=$(late_wakeups src)
 	rx_flows dst >"$dir/before.$n"
 	t0=$(ms_now)
 	s0=$(cpu_ticks "${pid[src]}")
@@ -115,6 +116,7 @@ channels = $n
 	t1=$(ms_now)
 	rx_flows dst >"$dir/after.$n"
 	w1=$(late_wakeups dst)
+	ws1=$(late_wakeups src)
 	load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	local rss_s rss_d tx
 	rss_s=$(rss_kb "${pid[src]}")
@@ -129,7 +131,7 @@ channels = $n
 	# unless one was re-packed meanwhile, so sums, not flow by flow.
 	awk -v n="$n" -v hz="$hz" -v ms="$((t1 - t0))" -v ds=$((s1 - s0)) -v dd=$((d1 - d0)) \
 		-v tx="$tx" -v troutes="$t_routes" -v rss_s="$rss_s" -v rss_d="$rss_d" \
-		-v w=$((w1 - w0)) -v load0="$load0" -v load1="$load1" '
+		-v w="$((ws1 - ws0))/$((w1 - w0))" -v load0="$load0" -v load1="$load1" '
 		FNR == NR { for (c = 1; c <= 5; c++) b[c] += $c; next }
 		{ flows++; for (c = 1; c <= 5; c++) a[c] += $c; chans += $7
 		  if ($6 != "null" && $6 != "?") lat[++nl] = $6 }
@@ -140,7 +142,7 @@ channels = $n
 					if (lat[j] < lat[i]) { t = lat[i]; lat[i] = lat[j]; lat[j] = t }
 			med = nl == 0 ? "-" : sprintf("%.2f", nl % 2 ? lat[(nl + 1) / 2] : (lat[nl / 2] + lat[nl / 2 + 1]) / 2)
 			cs = ds / hz / sec; cd = dd / hz / sec
-			printf "%4d %5d %3d %7.0f %6.1f %6.1f %7.0f %7.0f %7s %s %s %s %s %5d %7d %6d %6d  %s -> %s\n",
+			printf "%4d %5d %3d %7.0f %6.1f %6.1f %7.0f %7.0f %7s %s %s %s %s %9s %7d %6d %6d  %s -> %s\n",
 				n, flows, tx, (a[1] - b[1]) / sec, cs * 100, cd * 100, cs * 1e6 / n, cd * 1e6 / n, med,
 				pair(a[2], b[2], 11), pair(a[3], b[3], 11), pair(a[4], b[4], 13), pair(a[5], b[5], 7),
 				w, troutes, rss_s, rss_d, load0, load1
@@ -154,10 +156,10 @@ echo "aoipd: $("$aoipd" --version)"
 echo "$(nproc) cores, CLK_TCK $hz; settle ${settle_s} s, measure ${measure_s} s; security ${BENCH_SECURITY:-sealed};" \
 	"encoding ${BENCH_ENCODING:-L24}${BENCH_OPUS_FRAME_MS:+, frames of $BENCH_OPUS_FRAME_MS ms}" \
 	"${BENCH_OPUS_KBPS:+at $BENCH_OPUS_KBPS kb/s a channel}"
-printf "%4s %5s %3s %7s %6s %6s %7s %7s %7s %11s %11s %13s %7s %5s %7s %6s %6s  %s\n" \
+printf "%4s %5s %3s %7s %6s %6s %7s %7s %7s %11s %11s %13s %7s %9s %7s %6s %6s  %s\n" \
 	N rx tx pkt/s src% dst% "src us" "dst us" "lat ms" lost late concealed resync wake "route" "src" "dst" \
 	"load average"
-printf "%4s %5s %3s %7s %6s %6s %7s %7s %7s %11s %11s %13s %7s %5s %7s %6s %6s  %s\n" \
+printf "%4s %5s %3s %7s %6s %6s %7s %7s %7s %11s %11s %13s %7s %9s %7s %6s %6s  %s\n" \
 	"" flows flows "" "" "" "/ch/s" "/ch/s" median "" "" frames "" "" "add ms" kB kB "before -> after"
 for n in "${sizes[@]}"; do
 	run "$n"
@@ -166,6 +168,6 @@ echo "src%, dst%: CPU time of each aoipd over the measurement, in % of one core;
 echo "us /ch/s: the same in CPU microseconds per channel per second of audio;"
 echo "pkt/s: packets dst's rx flows received per second; lat ms: RTCP latency, median of the flows;"
 echo "lost, late, concealed, resync: dst's rx flows, during the measurement / since they started;"
-echo "wake: periods dst's media thread began more than a period late, during the measurement;"
+echo "wake: periods src's / dst's media thread began more than a period late, during the measurement;"
 echo "latency_us: $latency_us (the default); rx flows: dst's, tx flows: src's."
 echo "route add ms: the N 'aoipctl route add' calls, one process each, one after the other."
