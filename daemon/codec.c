@@ -55,6 +55,24 @@ void opus_rx_free(struct opus_rx *o)
     free(o);
 }
 
+void opus_rx_follow(struct opus_rx *o, const struct opus_rx *from)
+{
+    if (!o->rc || !from->rc || !from->started)
+        return;
+    o->wire_ts = from->wire_ts;
+    o->local_ts = from->local_ts;
+    o->follows = true;
+}
+
+void opus_rx_follow_pcm(struct opus_rx *o, uint32_t next_ts)
+{
+    if (!o->rc)
+        return;
+    o->wire_ts = (uint32_t)((uint64_t)next_ts * AOIP_OPUS_RATE / o->rate);
+    o->local_ts = next_ts;
+    o->follows = true;
+}
+
 double opus_rx_delay(const struct opus_rx *o)
 {
     return o->rc ? aoip_rateconv_delay(o->rc) : 0.0;
@@ -107,8 +125,11 @@ int opus_rx_take(struct opus_rx *o, struct aoip_jitter *jb, const struct aoip_rt
         o->ssrc = pkt->ssrc;
         o->next_seq = pkt->seq;
         o->next_ts = pkt->timestamp;
-        /* A new timeline: at 48 kHz the wire's own, else anchored here. */
-        o->wire_ts = o->local_ts = pkt->timestamp;
+        /* A new timeline: at 48 kHz the wire's own, else anchored here,
+         * or where the flow this one replaces had it. */
+        if (!o->follows)
+            o->wire_ts = o->local_ts = pkt->timestamp;
+        o->follows = false;
         ahead = 0;
     }
     if (ahead < 0) {

@@ -70,6 +70,9 @@ struct opus_rx {
     /* The last packet taken: its timestamp on the wire (48 kHz) and on the
      * node's timeline, and its frame in the node's frames. */
     uint32_t wire_ts, local_ts, local_frame;
+    /* With rc: the first packet goes on the timeline of the flow this one
+     * replaces (opus_rx_follow), not on one of its own. */
+    bool follows;
 };
 
 /* A decoder for flows of cfg (mapping and frame) to a node at rate, FEC
@@ -91,6 +94,18 @@ void opus_rx_free(struct opus_rx *o);
  */
 AOIP_RT int opus_rx_take(struct opus_rx *o, struct aoip_jitter *jb,
                          const struct aoip_rtp_packet *pkt, const uint8_t *payload, size_t len);
+
+/*
+ * A flow that replaces another of the same sender (a re-pack) joins its
+ * timeline: at 48 kHz they share the wire's, at another rate the mapping
+ * of the one replaced is taken over, so that the two put the same audio
+ * at the same place of the node's timeline.
+ */
+AOIP_RT void opus_rx_follow(struct opus_rx *o, const struct opus_rx *from);
+/* The same after a PCM flow, whose timestamps are the sender's timeline
+ * itself: next_ts is where that flow goes on, and the sender's Opus
+ * timestamps are that timeline scaled to 48 kHz (engine.c, send_flow). */
+AOIP_RT void opus_rx_follow_pcm(struct opus_rx *o, uint32_t next_ts);
 
 /* A wire timestamp near the last packet's, on the node's timeline (for an
  * RTCP sender report of the flow). */

@@ -99,6 +99,10 @@ static AOIP_RT void take_plan(struct engine *e)
             /* Same frames pulled, same resampling position and ratio: the
              * two play the same samples, and the switch is silent. */
             aoip_resampler_follow(f->rs, f->align_to->rs);
+            if (f->opus && f->align_to->opus)
+                opus_rx_follow(f->opus, f->align_to->opus);
+            else if (f->opus)
+                opus_rx_follow_pcm(f->opus, js.next_timestamp);
             f->clock = f->align_to->clock;
             f->ratio = f->align_to->ratio;
             f->leader = f->align_to;

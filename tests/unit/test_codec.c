@@ -343,6 +343,45 @@ static void at_96k_a_sender_sends_48k_frames(void **state)
     opus_tx_free(tx);
 }
 
+/* At 44.1 kHz a flow that replaces another of the same sender (a re-pack:
+ * a new SSRC, the same wire timeline) puts its packets where the old one
+ * would have: it takes over the old one's mapping. Without that, each
+ * anchors on its own first packet, and the two land apart. */
+static void at_44k1_a_replacement_keeps_the_timeline(void **state)
+{
+    struct rig *r = *state;
+    struct aoip_opus_config c = config();
+    struct opus_rx *old = opus_rx_new(&c, 44100, true, false);
+    struct opus_rx *repl = opus_rx_new(&c, 44100, true, false);
+    struct opus_rx *alone = opus_rx_new(&c, 44100, true, false);
+    assert_non_null(old);
+    assert_non_null(repl);
+    assert_non_null(alone);
+    uint32_t at[PACKETS];
+    for (int p = 0; p < 20; p++) {
+        struct aoip_rtp_packet pkt = { .payload_type = 96,
+                                       .seq = (uint16_t)p,
+                                       .timestamp = TS0 + (uint32_t)(p * FRAME),
+                                       .ssrc = SSRC };
+        opus_rx_take(old, r->jb, &pkt, r->s.payload[p], r->s.len[p]);
+        at[p] = old->local_ts;
+    }
+    opus_rx_follow(repl, old);
+    for (int p = 12; p < 20; p++) {
+        struct aoip_rtp_packet pkt = { .payload_type = 96,
+                                       .seq = (uint16_t)(900 + p),
+                                       .timestamp = TS0 + (uint32_t)(p * FRAME),
+                                       .ssrc = SSRC + 1 };
+        opus_rx_take(repl, r->jb, &pkt, r->s.payload[p], r->s.len[p]);
+        assert_int_equal(repl->local_ts, at[p]);
+        opus_rx_take(alone, r->jb, &pkt, r->s.payload[p], r->s.len[p]);
+    }
+    assert_int_not_equal(alone->local_ts, at[19]);
+    opus_rx_free(old);
+    opus_rx_free(repl);
+    opus_rx_free(alone);
+}
+
 /* Frames that are no whole number of the node's: refused. */
 static void frames_must_fit_the_rate(void **state)
 {
@@ -373,6 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_follower_takes_the_senders_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(at_44k1_packets_land_on_the_nodes_timeline, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(at_44k1_a_replacement_keeps_the_timeline, setup, teardown),
         cmocka_unit_test(at_96k_a_sender_sends_48k_frames),
         cmocka_unit_test(frames_must_fit_the_rate),
     };
