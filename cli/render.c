@@ -549,6 +549,21 @@ static void print_security(FILE *out, const json_t *sec, const json_t *flows)
     fputc('\n', out);
 }
 
+/* A node on JACK: its client, period and the cycles that went wrong. */
+static void print_jack(FILE *out, const json_t *jack)
+{
+    if (!json_is_object(jack))
+        return;
+    fprintf(out, "jack: client %s, %.0f-frame periods, %.0f xruns", str(jack, "client"),
+            num(jack, "buffer_frames"), num(jack, "xruns"));
+    if (json_is_false(json_object_get(jack, "online")))
+        fputs(", the server is gone (looked for every second)", out);
+    double misfits = num(jack, "misfit_periods");
+    if (!isnan(misfits) && misfits > 0)
+        fprintf(out, ", %.0f periods of another length played silent", misfits);
+    fputc('\n', out);
+}
+
 void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_term *t)
 {
     const json_t *flows = json_object_get(stats, "flows");
@@ -607,6 +622,7 @@ void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_t
     print_dropped(out, json_object_get(stats, "dropped"));
     print_opus(out, flows);
     print_security(out, json_object_get(stats, "security"), flows);
+    print_jack(out, json_object_get(stats, "jack"));
 }
 
 /* ---- meter ---- */

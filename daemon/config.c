@@ -153,6 +153,8 @@ enum io_key {
     IK_OPUS_FEC,
     IK_OPUS_EXPECTED_LOSS,
     IK_SDP,
+    IK_CLIENT_NAME,
+    IK_CONNECT,
     IK_COUNT
 };
 
@@ -165,8 +167,10 @@ enum {
     W_OUT_NULL = 1 << 4,
     W_OUT_RTP = 1 << 5,
     W_BUS = 1 << 6,
-    W_INPUT = W_IN_TONE | W_IN_WAV | W_IN_RTP,
-    W_OUTPUT = W_OUT_WAV | W_OUT_NULL | W_OUT_RTP,
+    W_IN_JACK = 1 << 7,
+    W_OUT_JACK = 1 << 8,
+    W_INPUT = W_IN_TONE | W_IN_WAV | W_IN_RTP | W_IN_JACK,
+    W_OUTPUT = W_OUT_WAV | W_OUT_NULL | W_OUT_RTP | W_OUT_JACK,
 };
 
 static const struct {
@@ -192,6 +196,8 @@ static const struct {
     [IK_OPUS_FEC] = { "opus_fec", W_IN_RTP | W_OUT_RTP },
     [IK_OPUS_EXPECTED_LOSS] = { "opus_expected_loss", W_OUT_RTP },
     [IK_SDP] = { "sdp", W_IN_RTP },
+    [IK_CLIENT_NAME] = { "client_name", W_IN_JACK | W_OUT_JACK },
+    [IK_CONNECT] = { "connect", W_IN_JACK | W_OUT_JACK },
 };
 
 /* What the checks need to know about an io section beyond struct cfg_io. */
@@ -314,6 +320,8 @@ static const char *type_word(enum cfg_io_type type)
         return "null";
     case CFG_TYPE_RTP:
         return "rtp";
+    case CFG_TYPE_JACK:
+        return "jack";
     default:
         return "none";
     }
@@ -321,16 +329,14 @@ static const char *type_word(enum cfg_io_type type)
 
 static unsigned io_where(const struct cfg_io *io)
 {
-    static const unsigned in[] = { [CFG_TYPE_NONE] = W_INPUT,
-                                   [CFG_TYPE_TONE] = W_IN_TONE,
-                                   [CFG_TYPE_WAV] = W_IN_WAV,
-                                   [CFG_TYPE_NULL] = 0,
-                                   [CFG_TYPE_RTP] = W_IN_RTP };
-    static const unsigned out[] = { [CFG_TYPE_NONE] = W_OUTPUT,
-                                    [CFG_TYPE_TONE] = 0,
-                                    [CFG_TYPE_WAV] = W_OUT_WAV,
-                                    [CFG_TYPE_NULL] = W_OUT_NULL,
-                                    [CFG_TYPE_RTP] = W_OUT_RTP };
+    static const unsigned in[] = {
+        [CFG_TYPE_NONE] = W_INPUT, [CFG_TYPE_TONE] = W_IN_TONE, [CFG_TYPE_WAV] = W_IN_WAV,
+        [CFG_TYPE_NULL] = 0,       [CFG_TYPE_RTP] = W_IN_RTP,   [CFG_TYPE_JACK] = W_IN_JACK
+    };
+    static const unsigned out[] = {
+        [CFG_TYPE_NONE] = W_OUTPUT,   [CFG_TYPE_TONE] = 0,        [CFG_TYPE_WAV] = W_OUT_WAV,
+        [CFG_TYPE_NULL] = W_OUT_NULL, [CFG_TYPE_RTP] = W_OUT_RTP, [CFG_TYPE_JACK] = W_OUT_JACK
+    };
     switch (io->kind) {
     case CFG_INPUT:
         return in[io->type];
@@ -349,9 +355,17 @@ static void where_words(unsigned where, char *buf, size_t cap)
         unsigned bits;
         const char *word;
     } groups[] = {
-        { W_INPUT, "inputs" },          { W_IN_TONE, "tone inputs" }, { W_IN_WAV, "wav inputs" },
-        { W_IN_RTP, "rtp inputs" },     { W_OUTPUT, "outputs" },      { W_OUT_WAV, "wav outputs" },
-        { W_OUT_NULL, "null outputs" }, { W_OUT_RTP, "rtp outputs" }, { W_BUS, "buses" },
+        { W_INPUT, "inputs" },
+        { W_IN_TONE, "tone inputs" },
+        { W_IN_WAV, "wav inputs" },
+        { W_IN_RTP, "rtp inputs" },
+        { W_OUTPUT, "outputs" },
+        { W_OUT_WAV, "wav outputs" },
+        { W_OUT_NULL, "null outputs" },
+        { W_OUT_RTP, "rtp outputs" },
+        { W_BUS, "buses" },
+        { W_IN_JACK, "jack inputs" },
+        { W_OUT_JACK, "jack outputs" },
     };
     const char *words[sizeof(groups) / sizeof(groups[0])];
     size_t n = 0;
@@ -1078,6 +1092,10 @@ static int peer_key(struct parser *p, const char *key, const char *v)
     }
 }
 
+/* The types of each kind, in words, for messages. */
+#define INPUT_TYPES  "tone, wav, rtp or jack"
+#define OUTPUT_TYPES "wav, null, rtp or jack"
+
 static int parse_type(struct parser *p, struct cfg_io *io, const char *v)
 {
     static const struct {
@@ -1089,6 +1107,7 @@ static int parse_type(struct parser *p, struct cfg_io *io, const char *v)
         { "wav", CFG_TYPE_WAV, W_IN_WAV | W_OUT_WAV },
         { "null", CFG_TYPE_NULL, W_OUT_NULL },
         { "rtp", CFG_TYPE_RTP, W_IN_RTP | W_OUT_RTP },
+        { "jack", CFG_TYPE_JACK, W_IN_JACK | W_OUT_JACK },
     };
     unsigned kind = io->kind == CFG_INPUT ? W_INPUT : W_OUTPUT;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -1098,7 +1117,7 @@ static int parse_type(struct parser *p, struct cfg_io *io, const char *v)
         }
     }
     return fail(p, p->line, "type of [%s.%s] must be %s, not '%.*s'", kind_word(io->kind), io->name,
-                io->kind == CFG_INPUT ? "tone, wav or rtp" : "wav, null or rtp", QUOTE_MAX, v);
+                io->kind == CFG_INPUT ? INPUT_TYPES : OUTPUT_TYPES, QUOTE_MAX, v);
 }
 
 static int io_key(struct parser *p, const char *key, const char *v)
@@ -1175,6 +1194,18 @@ static int io_key(struct parser *p, const char *key, const char *v)
         return parse_opus(p, (enum opus_key)(k - IK_OPUS_BITRATE), v, &io->opus);
     case IK_SDP:
         return read_sdp(p, io, d, v);
+    case IK_CLIENT_NAME:
+        if (strlen(v) > CFG_JACK_CLIENT_MAX || strchr(v, ':'))
+            return fail(p, p->line, "client_name '%.*s' must be at most %d characters, no ':'",
+                        QUOTE_MAX, v, CFG_JACK_CLIENT_MAX);
+        snprintf(io->client_name, sizeof(io->client_name), "%s", v);
+        return 0;
+    case IK_CONNECT:
+        if (strlen(v) >= sizeof(io->connect))
+            return fail(p, p->line, "connect is longer than %zu characters",
+                        sizeof(io->connect) - 1);
+        snprintf(io->connect, sizeof(io->connect), "%s", v);
+        return 0;
     default:
         return -1;
     }
@@ -1270,7 +1301,7 @@ static int close_io(struct parser *p)
 
     if (io->kind != CFG_BUS && !d->lines[IK_TYPE])
         return fail(p, io->line, "[%s.%s] has no 'type' (%s)", kw, io->name,
-                    io->kind == CFG_INPUT ? "tone, wav or rtp" : "wav, null or rtp");
+                    io->kind == CFG_INPUT ? INPUT_TYPES : OUTPUT_TYPES);
     /* Keys given before 'type' said what they may be. */
     int bad = 0, bad_key = 0;
     for (int k = 0; k < IK_COUNT; k++) {
@@ -1661,6 +1692,49 @@ static int check_rtp_opus_channels(struct parser *p, const struct cfg_io *io,
                 "channels must be 1 or 2 with encoding opus (RFC 7587), not %u", io->channels);
 }
 
+/*
+ * A node is one JACK client, whatever the number of its jack sections:
+ * they name the same client_name or none (default "aoip-NODE"), and each
+ * connects at most as many ports as it has channels.
+ */
+static int check_jack(struct parser *p)
+{
+    struct cfg *cfg = p->cfg;
+    const char *client = NULL;
+    int client_line = 0;
+    for (size_t i = 0; i < cfg->n_ios; i++) {
+        struct cfg_io *io = &cfg->ios[i];
+        const struct io_draft *d = &p->drafts[i];
+        if (io->type != CFG_TYPE_JACK)
+            continue;
+        if (d->lines[IK_CLIENT_NAME]) {
+            if (client && strcmp(client, io->client_name) != 0)
+                return fail(p, d->lines[IK_CLIENT_NAME],
+                            "client_name '%s' is not the node's JACK client '%s' (line %d): a "
+                            "node is one JACK client",
+                            io->client_name, client, client_line);
+            client = io->client_name;
+            client_line = d->lines[IK_CLIENT_NAME];
+        }
+        unsigned ports = io->connect[0] ? 1 : 0;
+        for (const char *c = io->connect; *c; c++)
+            ports += *c == ',';
+        if (ports > io->channels)
+            return fail(p, d->lines[IK_CONNECT], "connect names %u ports for %u channels", ports,
+                        io->channels);
+    }
+    /* The name given, or "aoip-" and the node's name cut to JACK's limit. */
+    char name[CFG_JACK_CLIENT_MAX + 1];
+    if (client)
+        snprintf(name, sizeof(name), "%s", client);
+    else
+        snprintf(name, sizeof(name), "aoip-%.*s", CFG_JACK_CLIENT_MAX - 5, cfg->name);
+    for (size_t i = 0; i < cfg->n_ios; i++)
+        if (cfg->ios[i].type == CFG_TYPE_JACK)
+            memcpy(cfg->ios[i].client_name, name, sizeof(name));
+    return 0;
+}
+
 static int check_whole(struct parser *p)
 {
     struct cfg *cfg = p->cfg;
@@ -1704,7 +1778,7 @@ static int check_whole(struct parser *p)
                         "payload_type %u is L16 (RFC 3551), not %s", io->payload_type,
                         cfg_encoding_name(io->encoding));
     }
-    if (check_unique_names(p, CFG_INPUT, "source") < 0)
+    if (check_jack(p) < 0 || check_unique_names(p, CFG_INPUT, "source") < 0)
         return -1;
     return check_unique_names(p, CFG_OUTPUT, "destination");
 }

@@ -39,7 +39,11 @@ enum cfg_io_type {
     CFG_TYPE_WAV,
     CFG_TYPE_NULL,
     CFG_TYPE_RTP,
+    CFG_TYPE_JACK,
 };
+
+/* JACK's limit on a client name (jack_client_name_size() - 1 in JACK 2). */
+#define CFG_JACK_CLIENT_MAX 64
 
 /*
  * How a flow is coded on the wire: PCM (the values are bytes per sample,
@@ -105,6 +109,13 @@ struct cfg_io {
     uint8_t payload_type;   /* default 96 */
     uint32_t packet_us;     /* output; default the node's */
     char sdp[CFG_PATH_MAX]; /* input: the SDP file the four keys above came from, or "" */
+
+    /* type = jack: the node's JACK client (every jack section of a node
+     * names the same; default "aoip-NODE"), and the JACK ports its channels
+     * are connected to, comma-separated, in channel order ("" for none;
+     * an empty entry leaves its channel unconnected). */
+    char client_name[CFG_JACK_CLIENT_MAX + 1];
+    char connect[CFG_PATH_MAX];
 };
 
 /* A [peer.X] section: a node to connect to without discovery. */

@@ -764,6 +764,47 @@ static void *engine_main(void *arg)
     return NULL;
 }
 
+/*
+ * How slowly an external clock's anchor follows the callbacks: each period
+ * moves it by this share of how far the period began from where the anchor
+ * put it. The callbacks of a device jitter by a fraction of a period; the
+ * device's rate against the monotonic clock (tens of ppm) is followed with
+ * a lag of a few hundred periods.
+ */
+#define ENGINE_EXTERNAL_TRACK 256
+
+void engine_tick(struct engine *e)
+{
+    double period_ns = (double)e->cfg.period_frames * 1e9 / e->cfg.sample_rate;
+    int64_t start = engine_mono_ns();
+
+    if (!e->ticked) {
+        e->clock_t0_ns = start;
+        e->frame_ns = period_ns / e->cfg.period_frames;
+        e->ticked = true;
+    } else {
+        int64_t due = e->clock_t0_ns + (int64_t)llround((double)e->period_count * period_ns);
+        int64_t late = start - due;
+        if (late > (int64_t)period_ns)
+            atomic_fetch_add_explicit(&e->late_wakeups, 1, memory_order_relaxed);
+        if (late > ENGINE_MAX_CATCH_UP * (int64_t)period_ns ||
+            late < -ENGINE_MAX_CATCH_UP * (int64_t)period_ns) {
+            /* The device stopped, or ran far off: a new anchor, as after a stall. */
+            e->clock_t0_ns += late;
+            e->clock_epoch++;
+        } else {
+            e->clock_t0_ns += late / ENGINE_EXTERNAL_TRACK;
+        }
+        if (late > 0 &&
+            (uint64_t)late > atomic_load_explicit(&e->max_late_ns, memory_order_relaxed))
+            atomic_store_explicit(&e->max_late_ns, (uint64_t)late, memory_order_relaxed);
+    }
+    engine_cycle(e);
+    uint64_t took = (uint64_t)(engine_mono_ns() - start);
+    if (took > atomic_load_explicit(&e->max_cycle_ns, memory_order_relaxed))
+        atomic_store_explicit(&e->max_cycle_ns, took, memory_order_relaxed);
+}
+
 /* ---- control thread ---------------------------------------------------- */
 
 int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd)
@@ -854,10 +895,23 @@ int engine_start(struct engine *e)
     return 0;
 }
 
+void engine_start_external(struct engine *e)
+{
+    atomic_store(&e->running, true);
+    e->external = true;
+    e->started = true;
+}
+
 void engine_stop(struct engine *e)
 {
     if (!e->started)
         return;
+    if (e->external) {
+        /* The device's callback has been stopped by its owner (jack.c). */
+        atomic_store_explicit(&e->running, false, memory_order_release);
+        e->started = false;
+        return;
+    }
     atomic_store_explicit(&e->running, false, memory_order_release);
     pthread_join(e->thread, NULL);
     e->started = false;

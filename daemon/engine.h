@@ -283,7 +283,8 @@ struct mix_cmd {
 enum engine_input_kind {
     INPUT_TONE,
     INPUT_WAV,
-    INPUT_RTP, /* its slots are filled by its rx flow */
+    INPUT_RTP,  /* its slots are filled by its rx flow */
+    INPUT_JACK, /* its slots are filled by the JACK callback before each period (jack.c) */
 };
 
 struct engine_input {
@@ -304,7 +305,8 @@ struct engine_input {
 enum engine_output_kind {
     OUTPUT_NULL,
     OUTPUT_WAV,
-    OUTPUT_RTP, /* its tx flow reads the destination buffers */
+    OUTPUT_RTP,  /* its tx flow reads the destination buffers */
+    OUTPUT_JACK, /* the JACK callback reads them after each period (jack.c) */
 };
 
 struct engine_output {
@@ -401,6 +403,8 @@ struct engine {
     atomic_bool running;
     pthread_t thread;
     bool started;
+    bool external; /* a sound device's callback runs the periods (engine_tick) */
+    bool ticked;   /* rt: the first external period has run */
 };
 
 /* Allocate everything; rtp_fd is the node's bound, non-blocking UDP socket. */
@@ -409,6 +413,15 @@ int engine_init(struct engine *e, const struct engine_config *cfg, int rtp_fd);
 void engine_set_io(struct engine *e, struct engine_input *inputs, unsigned n_inputs,
                    struct engine_output *outputs, unsigned n_outputs);
 int engine_start(struct engine *e);
+/*
+ * A node whose media clock is a sound device's: no thread of the engine's
+ * own. The device's real-time callback calls engine_tick once a period of
+ * period_frames; the media clock follows its calls (the periods' starts,
+ * smoothed over a few hundred periods), so packets are timed against the
+ * device.
+ */
+void engine_start_external(struct engine *e);
+AOIP_RT void engine_tick(struct engine *e);
 /* Stop the thread (returns within a period) and free what the engine owns. */
 void engine_stop(struct engine *e);
 void engine_close(struct engine *e);

@@ -27,6 +27,7 @@
 
 #include "flows.h"
 #include "log.h"
+#include "jack.h"
 #include "node.h"
 
 /* Seconds of audio each WAV ring holds: what a starved control thread or a slow
@@ -333,6 +334,9 @@ int io_init(struct node *n, char *err, size_t errlen)
                 in->scratch = calloc((size_t)n->period_frames * io->channels, sizeof(float));
                 if (rc == 0 && !in->scratch)
                     rc = -ENOMEM;
+            } else if (io->type == CFG_TYPE_JACK) {
+                in->kind = INPUT_JACK;
+                rc = jack_add_io(n, io, slot, err, errlen);
             } else {
                 rc = setup_rtp_input(n, (unsigned)i, io, in, slot, err, errlen);
             }
@@ -359,6 +363,10 @@ int io_init(struct node *n, char *err, size_t errlen)
         } else if (io->type == CFG_TYPE_RTP) {
             out->kind = OUTPUT_RTP;
             if (setup_rtp_output(n, (unsigned)i, io, dst, err, errlen) < 0)
+                return -1;
+        } else if (io->type == CFG_TYPE_JACK) {
+            out->kind = OUTPUT_JACK;
+            if (jack_add_io(n, io, dst, err, errlen) < 0)
                 return -1;
         } else {
             out->kind = OUTPUT_NULL;

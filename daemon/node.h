@@ -178,6 +178,7 @@ struct node {
 
     struct engine engine;
     struct node_io io;
+    struct node_jack *jack; /* the node's JACK client, when it has jack sections */
 
     struct route *routes;
     unsigned n_routes;

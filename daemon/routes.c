@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "jack.h"
 #include "node.h"
 
 /* Gains a route may have: below -120 dB is silence; above +24 dB is a mistake. */
@@ -874,6 +875,15 @@ static void cmd_stats(struct request *r)
                         json_real((double)atomic_load(&e->max_late_ns) / 1000.0));
     json_object_set_new(stats, "max_cycle_us",
                         json_real((double)atomic_load(&e->max_cycle_ns) / 1000.0));
+    if (r->node->jack) {
+        struct jack_stats js;
+        jack_get_stats(r->node, &js);
+        json_object_set_new(stats, "jack",
+                            json_pack("{s:s, s:i, s:I, s:I, s:b}", "client", js.client,
+                                      "buffer_frames", (int)js.buffer_frames, "xruns",
+                                      (json_int_t)js.xruns, "misfit_periods",
+                                      (json_int_t)js.misfits, "online", js.online));
+    }
     reply(r, aoip_control_ok(r->id, stats));
 }
 

@@ -140,22 +140,32 @@ ${3:-}
 	node_start stage
 }
 
-# truck_records [SECTIONS]: the usual receiver. truck has stage as a static
-# peer, the node keys in TRUCK_EXTRA and any further SECTIONS, records
-# truck.wav (ch1, ch2), and routes stage/low -> ch1, stage/high -> ch2.
-# Sets t0: when truck started, where its recording begins.
-truck_records() {
+# peer_stage: the [peer.stage] section of a node that hears stage.
+peer_stage() {
+	printf '[peer.stage]\naddress = 127.0.0.1:%s\n' "$(node_port stage)"
+}
+
+# truck_conf CHANNELS [SECTIONS]: the usual receiver's config: stage as a
+# static peer, the node keys in TRUCK_EXTRA and any further SECTIONS, and a
+# recording of CHANNELS channels (ch1..) to truck.wav.
+truck_conf() {
 	NODE_EXTRA=${TRUCK_EXTRA:-} node_conf truck "
-[peer.stage]
-address = 127.0.0.1:$(node_port stage)
+$(peer_stage)
 
 [output.rec]
 type = wav
 path = $it_dir/truck.wav
-channels = 2
+channels = $1
 
-${1:-}
+${2:-}
 "
+}
+
+# truck_records [SECTIONS]: the usual receiver (truck_conf, two channels),
+# started, with stage/low -> ch1 and stage/high -> ch2 routed.
+# Sets t0: when truck started, where its recording begins.
+truck_records() {
+	truck_conf 2 "${1:-}"
 	t0=$(date +%s%N)
 	node_start truck
 	wait_until 10 online truck stage || fail "truck does not see stage"

@@ -410,6 +410,21 @@ static void stats_say_what_is_sealed_and_what_was_refused(void **state)
                     &plain, "no flows\nsecurity: open\n");
 }
 
+static void stats_show_the_jack_client(void **state)
+{
+    (void)state;
+    assert_rendered(aoipctl_render_stats,
+                    "{'flows': [], 'dropped': {}, 'jack': {'client': 'aoip-stage', "
+                    "'buffer_frames': 64, 'xruns': 3, 'misfit_periods': 0}}",
+                    &plain, "no flows\njack: client aoip-stage, 64-frame periods, 3 xruns\n");
+    assert_rendered(aoipctl_render_stats,
+                    "{'flows': [], 'dropped': {}, 'jack': {'client': 'desk', "
+                    "'buffer_frames': 256, 'xruns': 0, 'misfit_periods': 12, 'online': false}}",
+                    &plain,
+                    "no flows\njack: client desk, 256-frame periods, 0 xruns, the server is gone "
+                    "(looked for every second), 12 periods of another length played silent\n");
+}
+
 static void stats_without_flows_or_drops_says_so(void **state)
 {
     (void)state;
@@ -1775,6 +1790,7 @@ int main(void)
         cmocka_unit_test(stats_fit_80_columns),
         cmocka_unit_test(stats_multicast_flow_says_how_many_joined),
         cmocka_unit_test(stats_without_flows_or_drops_says_so),
+        cmocka_unit_test(stats_show_the_jack_client),
         cmocka_unit_test(stats_say_what_is_sealed_and_what_was_refused),
         cmocka_unit_test(meter_table_reads_null_as_minus_infinity),
         cmocka_unit_test(meter_on_a_terminal_draws_rms_bar_and_peak_mark),

@@ -632,20 +632,21 @@ static void missing_type_is_refused(void **state)
 {
     (void)state;
     expect_error("[node]\n\n[input.mics]\nchannels = 2\n\n[bus.b]\nchannels = 1\n",
-                 "node.conf:3: [input.mics] has no 'type' (tone, wav or rtp)");
+                 "node.conf:3: [input.mics] has no 'type' (tone, wav, rtp or jack)");
 }
 
 static void missing_type_in_last_section_is_refused(void **state)
 {
     (void)state;
-    expect_error("[output.rec]\n", "node.conf:1: [output.rec] has no 'type' (wav, null or rtp)");
+    expect_error("[output.rec]\n",
+                 "node.conf:1: [output.rec] has no 'type' (wav, null, rtp or jack)");
 }
 
 static void type_of_other_kind_is_refused(void **state)
 {
     (void)state;
     expect_error("[input.x]\ntype = null\n",
-                 "node.conf:2: type of [input.x] must be tone, wav or rtp, not 'null'");
+                 "node.conf:2: type of [input.x] must be tone, wav, rtp or jack, not 'null'");
 }
 
 static void missing_channels_is_refused(void **state)
@@ -1261,6 +1262,36 @@ static void keys_of_another_kind_say_where_they_belong(void **state)
                  "node.conf:3: key 'opus_fec' does not apply to type wav in [output.rec]");
 }
 
+/* type = jack: one client per node, named aoip-NODE unless every jack
+ * section that names it says the same; connect lists a port a channel. */
+static void jack_sections(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg, "[node]\nname = stage\n[input.box]\ntype = jack\nchannels = 2\n"
+                   "names = mic1,mic2\nconnect = system:capture_1,\n[output.mon]\ntype = jack\n"
+                   "channels = 1\n");
+    assert_int_equal(cfg.ios[0].type, CFG_TYPE_JACK);
+    assert_string_equal(cfg.ios[0].client_name, "aoip-stage");
+    assert_string_equal(cfg.ios[1].client_name, "aoip-stage");
+    assert_string_equal(cfg.ios[0].connect, "system:capture_1,");
+    cfg_free(&cfg);
+    parse_ok(&cfg, "[input.a]\ntype = jack\nchannels = 1\nclient_name = desk\n[output.b]\n"
+                   "type = jack\nchannels = 1\n");
+    assert_string_equal(cfg.ios[1].client_name, "desk");
+    cfg_free(&cfg);
+    expect_error("[input.a]\ntype = jack\nchannels = 1\nclient_name = desk\n[output.b]\n"
+                 "type = jack\nchannels = 1\nclient_name = other\n",
+                 "node.conf:8: client_name 'other' is not the node's JACK client 'desk' (line 4): "
+                 "a node is one JACK client");
+    expect_error("[input.a]\ntype = jack\nchannels = 1\nconnect = x:1,x:2\n",
+                 "node.conf:4: connect names 2 ports for 1 channels");
+    expect_error("[input.a]\ntype = jack\nclient_name = a:b\n",
+                 "node.conf:3: client_name 'a:b' must be at most 64 characters, no ':'");
+    expect_error("[input.a]\ntype = tone\nconnect = x:1\n",
+                 "node.conf:3: key 'connect' does not apply to type tone in [input.a]");
+}
+
 static void opus_frames_fit_the_rate(void **state)
 {
     (void)state;
@@ -1772,6 +1803,7 @@ int main(void)
         cmocka_unit_test(rtp_opus_carries_one_or_two_channels),
         cmocka_unit_test(keys_of_another_kind_say_where_they_belong),
         cmocka_unit_test(opus_frames_fit_the_rate),
+        cmocka_unit_test(jack_sections),
         cmocka_unit_test(static_payload_type_is_not_opus),
         cmocka_unit_test(sdp_of_opus_describes_an_opus_input),
         cmocka_unit_test(inline_comments_are_stripped),
