@@ -118,10 +118,15 @@ struct aoip_jitter {
     uint32_t cand_ts_next; /* its timestamp plus its frames, modulo 2^32 */
 
     /* Consecutive late packets, with nothing in time between them, and how
-     * much had been pulled when the run began. */
+     * much had been pulled when the run began, and when the last came. A
+     * packet in time that came between the same two pulls as a late one
+     * does not end the run: a sender that sends a period of packets at once
+     * (a JACK node, say) has the first of every burst late and the rest in
+     * time when the buffer has run dry, and that is a late run all the same. */
     uint32_t late_packets;
     uint64_t late_frames;
     uint64_t late_since;
+    uint64_t late_last;
 
     /* A candidate from the past (its own SSRC, behind the read position) is a
      * chain that must have lasted a target latency of pulls before it counts:
@@ -424,8 +429,10 @@ AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
     if (d < 0)
         jb->reordered++;
     if (ts >= jb->read) {
-        jb->late_packets = 0;
-        jb->late_frames = 0;
+        if (jb->late_packets == 0 || jb->pulled != jb->late_last) {
+            jb->late_packets = 0;
+            jb->late_frames = 0;
+        }
         ring_write(jb, ts, audio, 0, frames);
         return AOIP_JITTER_STORED;
     }
@@ -433,6 +440,7 @@ AOIP_RT int aoip_jitter_put(struct aoip_jitter *jb, uint32_t ssrc, uint16_t seq,
     jb->late++;
     if (jb->late_packets++ == 0)
         jb->late_since = jb->pulled;
+    jb->late_last = jb->pulled;
     jb->late_frames += frames;
     /* Late for as long as the target, in real time too (pulls went on meanwhile):
      * a burst of old packets is not a longer path. */

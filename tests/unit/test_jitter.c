@@ -720,6 +720,45 @@ static void jitter_late_streak_resyncs(void **state)
     stream_free(&st);
 }
 
+/*
+ * A sender that sends a period of packets at once (a JACK node: five 1 ms
+ * packets every 5 ms). Once the buffer has run dry, the first two of every
+ * burst come behind the read position and the rest in time, between the
+ * same two pulls: a late run all the same, which resyncs, and after it
+ * nothing is late. (Ending the run at every packet in time, the buffer
+ * stayed dry for good: two of every five packets late, each time.)
+ */
+static void jitter_late_bursts_resync(void **state)
+{
+    (void)state;
+    struct stream st;
+    stream_init(&st, 1, 0x1234, 0, 0, 48, 80, 997.0);
+    struct aoip_jitter *jb = jb_new(1, 96, 0, 48);
+    float buf[48], *out[1] = { buf };
+
+    for (size_t k = 0; k < 20; k++) {
+        assert_int_equal(put(jb, &st, k), AOIP_JITTER_STORED);
+        aoip_jitter_pull(jb, out, NULL, 48);
+    }
+    /* The sender stalls for four periods, then sends in bursts of five. */
+    for (int t = 0; t < 4; t++)
+        aoip_jitter_pull(jb, out, NULL, 48);
+    int resync_burst = -1;
+    for (size_t k = 20, burst = 0; burst < 10; burst++) {
+        for (int i = 0; i < 5; i++, k++)
+            if (put(jb, &st, k) == AOIP_JITTER_RESYNC && resync_burst < 0)
+                resync_burst = (int)burst;
+        for (int t = 0; t < 5; t++)
+            aoip_jitter_pull(jb, out, NULL, 48);
+    }
+    struct aoip_jitter_stats s = stats_of(jb);
+    assert_int_equal(resync_burst, 1);
+    assert_int_equal(s.resyncs, 1);
+    assert_int_equal(s.late, 3); /* 20 and 21, and 25, which the resync plays from */
+    aoip_jitter_free(jb);
+    stream_free(&st);
+}
+
 /* A link that held packets back lets them go at once: old audio, not a longer path. */
 static void jitter_burst_of_stale_packets_changes_nothing(void **state)
 {
@@ -1825,6 +1864,7 @@ int main(void)
         cmocka_unit_test(jitter_ring_edge_is_the_limit_ahead),
         cmocka_unit_test(jitter_far_behind_packet_probation),
         cmocka_unit_test(jitter_late_streak_resyncs),
+        cmocka_unit_test(jitter_late_bursts_resync),
         cmocka_unit_test(jitter_burst_of_stale_packets_changes_nothing),
         cmocka_unit_test(jitter_single_late_packet_does_not_resync),
         cmocka_unit_test(jitter_pull_before_first_packet_is_silent_and_uncounted),

@@ -24,10 +24,11 @@
  * stream's own SSRC from before the read position (a sender gone back in
  * time) is confirmed only by a chain that lasts a target latency of pulls:
  * a burst of stale packets a link held back is dropped, never played. A
- * run of late packets (at least two, nothing in time between them) that
- * covers the whole target latency, and has lasted that long in pulls, also
- * resyncs, onto the packet that completed the run (the network delay grew
- * beyond the buffer). A level that stays far above the target
+ * run of late packets (at least two, nothing in time between them but
+ * packets that came between the same two pulls as a late one: a sender's
+ * burst) that covers the whole target latency, and has lasted that long in
+ * pulls, also resyncs, onto the packet that completed the run (the network
+ * delay grew beyond the buffer). A level that stays far above the target
  * (by more than the target, and at least four packets) for settle_frames of
  * pulls makes playout skip ahead to the target: the buffer held audio it
  * should have played already (a sender that stalled and caught up in a
