@@ -856,11 +856,11 @@ static json_t *rx_latency(const struct node *n, const struct rx_flow *f,
     const struct flow_meta *m = rx_meta(f);
     if (!m->have_sr || c->clock_wall_ns == 0 || c->packets == 0)
         return json_null();
-    /* An Opus flow's report counts 48 kHz; clock_ts, the node's frames. */
-    uint32_t sr_ts = f->opus && n->cfg->sample_rate != AOIP_OPUS_RATE
-                         ? opus_rx_local_of((uint32_t)c->wire_ts, (uint32_t)c->wire_local_ts,
-                                            m->sr_rtp, n->cfg->sample_rate)
-                         : m->sr_rtp;
+    /* An Opus flow's report counts 48 kHz, clock_ts the node's frames (the
+     * same at 48 kHz, where the mapping is the identity). */
+    uint32_t sr_ts = f->opus ? opus_rx_local_of((uint32_t)c->wire_ts, (uint32_t)c->wire_local_ts,
+                                                m->sr_rtp, n->cfg->sample_rate)
+                             : m->sr_rtp;
     int32_t frames = (int32_t)((uint32_t)c->clock_ts - sr_ts);
     double sent_ns = (double)ntp_to_wall_ns(m->sr_ntp) + frames * 1e9 / n->cfg->sample_rate;
     return json_real(((double)c->clock_wall_ns - sent_ns) / 1e6);

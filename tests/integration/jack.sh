@@ -112,13 +112,8 @@ ctl mon route add stage/mic2 mon/phones2
 # A JACK node's bursts put a receiver's first reading of its level off by
 # up to a period, which clock recovery slews back at its slow rate (200 ppm,
 # a bend wavcheck does not count as a glitch): steady is locked or slewing.
-steady() {
-	local flows
-	flows=$(ctl "$1" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*') || return 1
-	[ -n "$flows" ] && ! echo "$flows" | grep -v -q '"clock":"\(locked\|slewing\)"'
-}
-wait_until 20 steady truck || fail "truck's clock recovery does not lock"
-wait_until 20 steady mon || fail "mon's clock recovery does not lock"
+wait_until 20 clocks_locked truck 'locked\|slewing' || fail "truck's clock recovery does not lock"
+wait_until 20 clocks_locked mon 'locked\|slewing' || fail "mon's clock recovery does not lock"
 t_locked=$(ms_since "$t0")
 xruns() { ctl "$1" --json stats | tr -d ' \n' | grep -o '"xruns":[0-9]*' | cut -d: -f2; }
 x0=$(($(xruns stage) + $(xruns mon)))

@@ -30,18 +30,7 @@ names = low
 frequency = 997
 level_dbfs = -6
 "
-NODE_LATENCY_US=1000 lab_node_conf 2 truck "
-latency = auto
-
-[output.rec]
-type = wav
-path = $it_dir/truck.wav
-channels = 1
-"
-lab_node_start stage
-lab_node_start truck
-wait_until 20 online truck stage || fail "truck does not see stage"
-ctl truck route add stage/low truck/ch1
+NODE_LATENCY_US=1000 lab_truck_records "latency = auto"
 t_routed=$(date +%s%N)
 
 # rx flow of truck: late concealed resyncs target_ms buffer_ms
@@ -94,10 +83,15 @@ lab_node_stop stage
 
 echo "latency = auto settled at $target1 ms with 1-3 ms of network delay: in $seconds s no late" \
 	"packet, no concealed frame, no resync"
-# Above the 2 ms of jitter plus a packet, and not absurdly far above it
-# (a stall of the machine before the window may have raised it).
-awk -v t="$target1" 'BEGIN { exit !(t >= 2.5 && t <= 20) }' ||
-	fail "target $target1 ms is not what 2 ms of jitter calls for"
+# Above the 2 ms of jitter plus a packet, and not absurdly far above it.
+# A stop of the machine delays packets like the network would, and the
+# target rises for it at once and falls only after tens of seconds of calm,
+# longer than a measured window: the ceiling is 20 ms, or the longest stop
+# aoip-stallmon saw in the whole test plus 5 ms.
+stallmon_result
+worst=$(echo "$stall" | sed -n 's/.*worst_ms=\([0-9.]*\).*/\1/p')
+awk -v t="$target1" -v w="${worst:-0}" 'BEGIN { c = w + 5 > 20 ? w + 5 : 20; exit !(t >= 2.5 && t <= c) }' ||
+	fail "target $target1 ms is not what 2 ms of jitter calls for (the machine: $stall)"
 
 # Continuity against one fitted frequency: while the level slews up to a
 # raised target the tone plays up to 1000 ppm low, which alone reads -35 dB

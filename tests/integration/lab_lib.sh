@@ -112,3 +112,21 @@ at_ms() {
 now_ms() {
 	at_ms "$1" "$(date +%s%N)"
 }
+
+# lab_truck_records [KEYS]: truck on host 2, with the [node] KEYS given
+# (NODE_LATENCY_US and the like from the environment), recording one
+# channel to truck.wav; stage (configured before, on host 1) and truck
+# started, and stage/low routed to truck/ch1.
+lab_truck_records() {
+	lab_node_conf 2 truck "${1:-}
+
+[output.rec]
+type = wav
+path = $it_dir/truck.wav
+channels = 1
+"
+	lab_node_start stage
+	lab_node_start truck
+	wait_until 20 online truck stage || fail "truck does not see stage"
+	ctl truck route add stage/low truck/ch1
+}

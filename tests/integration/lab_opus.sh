@@ -28,19 +28,8 @@ names = low
 frequency = 997
 level_dbfs = -6
 "
-NODE_LATENCY_US=20000 lab_node_conf 2 truck "
-encoding = opus
-opus_frame_ms = 10
-
-[output.rec]
-type = wav
-path = $it_dir/truck.wav
-channels = 1
-"
-lab_node_start stage
-lab_node_start truck
-wait_until 20 online truck stage || fail "truck does not see stage"
-ctl truck route add stage/low truck/ch1
+NODE_LATENCY_US=20000 lab_truck_records "encoding = opus
+opus_frame_ms = 10"
 wait_until 20 clocks_locked truck || fail "truck's clock recovery does not lock"
 t_from=$(date +%s%N)
 sleep "$seconds"

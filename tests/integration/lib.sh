@@ -217,11 +217,13 @@ rx_over() {
 	[ "$(rx_packets "$1")" -gt "$2" ]
 }
 
-# clocks_locked NODE: NODE has rx flows, and clock recovery holds every one at its target.
+# clocks_locked NODE [STATES]: NODE has rx flows, and clock recovery holds
+# every one at its target (or in any of STATES, an alternation such as
+# 'locked\|slewing').
 clocks_locked() {
 	local flows
 	flows=$(ctl "$1" --json stats | tr -d ' \n' | grep -o '"direction":"rx"[^}]*') || return 1
-	[ -n "$flows" ] && ! echo "$flows" | grep -v -q '"clock":"locked"'
+	[ -n "$flows" ] && ! echo "$flows" | grep -v -q "\"clock\":\"\(${2:-locked}\)\""
 }
 
 # The machine is watched for stops of 3 ms or more from the test's start to
