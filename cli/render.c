@@ -277,7 +277,12 @@ void aoipctl_render_status(FILE *out, const json_t *s, const struct aoipctl_term
     else
         snprintf(a, sizeof(a), "%g", rate / 1000.0);
     format_us(b, sizeof(b), num(s, "period_us"));
-    fprintf(out, "%-10s %s kHz, period %s ms\n", "clock", a, b);
+    fprintf(out, "%-10s %s kHz, period %s ms", "clock", a, b);
+    /* A sound device as the clock: which, and its period in frames. */
+    const char *media = json_string_value(json_object_get(s, "media_clock"));
+    if (media && strcmp(media, "system") != 0)
+        fprintf(out, " (%.0f frames), the clock of %s", num(s, "period_frames"), media);
+    fputc('\n', out);
     format_us(a, sizeof(a), num(s, "latency_us"));
     fprintf(out, "%-10s %s ms\n", "latency", a);
     format_us(a, sizeof(a), num(s, "packet_us"));
@@ -564,6 +569,34 @@ static void print_jack(FILE *out, const json_t *jack)
     fputc('\n', out);
 }
 
+/*
+ * A node's sound devices, a line each: the clock device with its period;
+ * any other with how its clock runs against the node's and its buffer.
+ */
+static void print_devices(FILE *out, const json_t *devices)
+{
+    size_t i;
+    const json_t *d;
+    json_array_foreach(devices, i, d)
+    {
+        fprintf(out, "device %s %s (%s %s): %.0f-frame periods", str(d, "kind"), str(d, "name"),
+                str(d, "type"), str(d, "device"), num(d, "period_frames"));
+        if (json_object_get(d, "format"))
+            fprintf(out, " x%.0f, %s %s", num(d, "periods"), str(d, "format"), str(d, "access"));
+        if (json_is_true(json_object_get(d, "clock")))
+            fputs(", the node's clock", out);
+        else
+            fprintf(out,
+                    ", ratio %.6f (%+.1f ppm, %s), buffer %.2f ms of %.2f, %.0f underruns, "
+                    "%.0f overruns",
+                    num(d, "ratio"), num(d, "ppm"), str(d, "clock_state"), num(d, "level_ms"),
+                    num(d, "target_ms"), num(d, "underruns"), num(d, "overruns"));
+        fprintf(out, ", %.0f xruns%s\n", num(d, "xruns"),
+                json_is_false(json_object_get(d, "online")) ? ", offline (looked for every second)"
+                                                            : "");
+    }
+}
+
 void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_term *t)
 {
     const json_t *flows = json_object_get(stats, "flows");
@@ -623,6 +656,7 @@ void aoipctl_render_stats(FILE *out, const json_t *stats, const struct aoipctl_t
     print_opus(out, flows);
     print_security(out, json_object_get(stats, "security"), flows);
     print_jack(out, json_object_get(stats, "jack"));
+    print_devices(out, json_object_get(stats, "devices"));
 }
 
 /* ---- meter ---- */

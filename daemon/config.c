@@ -105,6 +105,7 @@ enum node_key {
     NK_SECRET_FILE,
     NK_REKEY_S,
     NK_CONTROL_GROUP,
+    NK_CLOCK,
     NK_COUNT
 };
 
@@ -132,6 +133,7 @@ static const char *const node_keys[NK_COUNT] = {
     [NK_SECRET_FILE] = "secret_file",
     [NK_REKEY_S] = "rekey_s",
     [NK_CONTROL_GROUP] = "control_group",
+    [NK_CLOCK] = "clock",
 };
 
 enum io_key {
@@ -155,6 +157,11 @@ enum io_key {
     IK_SDP,
     IK_CLIENT_NAME,
     IK_CONNECT,
+    IK_SERVER,
+    IK_DEVICE,
+    IK_PERIOD_US,
+    IK_PERIODS,
+    IK_FORMAT,
     IK_COUNT
 };
 
@@ -169,8 +176,11 @@ enum {
     W_BUS = 1 << 6,
     W_IN_JACK = 1 << 7,
     W_OUT_JACK = 1 << 8,
-    W_INPUT = W_IN_TONE | W_IN_WAV | W_IN_RTP | W_IN_JACK,
-    W_OUTPUT = W_OUT_WAV | W_OUT_NULL | W_OUT_RTP | W_OUT_JACK,
+    W_IN_ALSA = 1 << 9,
+    W_OUT_ALSA = 1 << 10,
+    W_INPUT = W_IN_TONE | W_IN_WAV | W_IN_RTP | W_IN_JACK | W_IN_ALSA,
+    W_OUTPUT = W_OUT_WAV | W_OUT_NULL | W_OUT_RTP | W_OUT_JACK | W_OUT_ALSA,
+    W_ALSA = W_IN_ALSA | W_OUT_ALSA,
 };
 
 static const struct {
@@ -198,6 +208,11 @@ static const struct {
     [IK_SDP] = { "sdp", W_IN_RTP },
     [IK_CLIENT_NAME] = { "client_name", W_IN_JACK | W_OUT_JACK },
     [IK_CONNECT] = { "connect", W_IN_JACK | W_OUT_JACK },
+    [IK_SERVER] = { "server", W_IN_JACK | W_OUT_JACK },
+    [IK_DEVICE] = { "device", W_ALSA },
+    [IK_PERIOD_US] = { "period_us", W_ALSA },
+    [IK_PERIODS] = { "periods", W_ALSA },
+    [IK_FORMAT] = { "format", W_ALSA },
 };
 
 /* What the checks need to know about an io section beyond struct cfg_io. */
@@ -322,6 +337,8 @@ static const char *type_word(enum cfg_io_type type)
         return "rtp";
     case CFG_TYPE_JACK:
         return "jack";
+    case CFG_TYPE_ALSA:
+        return "alsa";
     default:
         return "none";
     }
@@ -330,12 +347,14 @@ static const char *type_word(enum cfg_io_type type)
 static unsigned io_where(const struct cfg_io *io)
 {
     static const unsigned in[] = {
-        [CFG_TYPE_NONE] = W_INPUT, [CFG_TYPE_TONE] = W_IN_TONE, [CFG_TYPE_WAV] = W_IN_WAV,
-        [CFG_TYPE_NULL] = 0,       [CFG_TYPE_RTP] = W_IN_RTP,   [CFG_TYPE_JACK] = W_IN_JACK
+        [CFG_TYPE_NONE] = W_INPUT,  [CFG_TYPE_TONE] = W_IN_TONE, [CFG_TYPE_WAV] = W_IN_WAV,
+        [CFG_TYPE_NULL] = 0,        [CFG_TYPE_RTP] = W_IN_RTP,   [CFG_TYPE_JACK] = W_IN_JACK,
+        [CFG_TYPE_ALSA] = W_IN_ALSA
     };
     static const unsigned out[] = {
         [CFG_TYPE_NONE] = W_OUTPUT,   [CFG_TYPE_TONE] = 0,        [CFG_TYPE_WAV] = W_OUT_WAV,
-        [CFG_TYPE_NULL] = W_OUT_NULL, [CFG_TYPE_RTP] = W_OUT_RTP, [CFG_TYPE_JACK] = W_OUT_JACK
+        [CFG_TYPE_NULL] = W_OUT_NULL, [CFG_TYPE_RTP] = W_OUT_RTP, [CFG_TYPE_JACK] = W_OUT_JACK,
+        [CFG_TYPE_ALSA] = W_OUT_ALSA
     };
     switch (io->kind) {
     case CFG_INPUT:
@@ -366,6 +385,8 @@ static void where_words(unsigned where, char *buf, size_t cap)
         { W_BUS, "buses" },
         { W_IN_JACK, "jack inputs" },
         { W_OUT_JACK, "jack outputs" },
+        { W_IN_ALSA, "alsa inputs" },
+        { W_OUT_ALSA, "alsa outputs" },
     };
     const char *words[sizeof(groups) / sizeof(groups[0])];
     size_t n = 0;
@@ -1021,6 +1042,11 @@ static int node_key(struct parser *p, const char *key, const char *v)
             return fail(p, p->line, "control_group '%.*s' is not a group name", QUOTE_MAX, v);
         strcpy(cfg->control_group, v);
         return 0;
+    case NK_CLOCK:
+        if (strlen(v) >= CFG_NAME_MAX)
+            return fail(p, p->line, "clock '%.*s' is no input or output name", QUOTE_MAX, v);
+        strcpy(cfg->clock, v);
+        return 0;
     default:
         return -1;
     }
@@ -1093,8 +1119,8 @@ static int peer_key(struct parser *p, const char *key, const char *v)
 }
 
 /* The types of each kind, in words, for messages. */
-#define INPUT_TYPES  "tone, wav, rtp or jack"
-#define OUTPUT_TYPES "wav, null, rtp or jack"
+#define INPUT_TYPES  "tone, wav, rtp, jack or alsa"
+#define OUTPUT_TYPES "wav, null, rtp, jack or alsa"
 
 static int parse_type(struct parser *p, struct cfg_io *io, const char *v)
 {
@@ -1108,6 +1134,7 @@ static int parse_type(struct parser *p, struct cfg_io *io, const char *v)
         { "null", CFG_TYPE_NULL, W_OUT_NULL },
         { "rtp", CFG_TYPE_RTP, W_IN_RTP | W_OUT_RTP },
         { "jack", CFG_TYPE_JACK, W_IN_JACK | W_OUT_JACK },
+        { "alsa", CFG_TYPE_ALSA, W_ALSA },
     };
     unsigned kind = io->kind == CFG_INPUT ? W_INPUT : W_OUTPUT;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -1205,6 +1232,33 @@ static int io_key(struct parser *p, const char *key, const char *v)
             return fail(p, p->line, "connect is longer than %zu characters",
                         sizeof(io->connect) - 1);
         snprintf(io->connect, sizeof(io->connect), "%s", v);
+        return 0;
+    case IK_SERVER:
+        if (strlen(v) > CFG_JACK_CLIENT_MAX)
+            return fail(p, p->line, "server '%.*s' is longer than %d characters", QUOTE_MAX, v,
+                        CFG_JACK_CLIENT_MAX);
+        snprintf(io->server, sizeof(io->server), "%s", v);
+        return 0;
+    case IK_DEVICE:
+        if (strlen(v) >= sizeof(io->device))
+            return fail(p, p->line, "device is longer than %zu characters", sizeof(io->device) - 1);
+        snprintf(io->device, sizeof(io->device), "%s", v);
+        return 0;
+    case IK_PERIOD_US:
+        if (parse_integer(p, key, v, 125, 100000, &x) < 0)
+            return -1;
+        io->period_us = (uint32_t)x;
+        return 0;
+    case IK_PERIODS:
+        if (parse_integer(p, key, v, 2, 32, &x) < 0)
+            return -1;
+        io->periods = (unsigned)x;
+        return 0;
+    case IK_FORMAT:
+        if (aoip_dev_format_parse(v, &io->format) < 0)
+            return fail(p, p->line, "format must be s32, s24_3le, s24, s16 or float, not '%.*s'",
+                        QUOTE_MAX, v);
+        io->has_format = true;
         return 0;
     default:
         return -1;
@@ -1735,6 +1789,74 @@ static int check_jack(struct parser *p)
     return 0;
 }
 
+/*
+ * Sound devices: an alsa section names its PCM and gets its period and
+ * buffer; jack sections name one server; and the node's media clock is
+ * resolved to the section whose device it is ([node] clock), or none.
+ */
+static int check_devices(struct parser *p)
+{
+    struct cfg *cfg = p->cfg;
+    const char *server = NULL;
+    int server_line = 0;
+    struct cfg_io *first = NULL, *named = NULL;
+
+    for (size_t i = 0; i < cfg->n_ios; i++) {
+        struct cfg_io *io = &cfg->ios[i];
+        const struct io_draft *d = &p->drafts[i];
+        if (io->type == CFG_TYPE_JACK && d->lines[IK_SERVER]) {
+            if (server && strcmp(server, io->server) != 0)
+                return fail(p, d->lines[IK_SERVER],
+                            "server '%s' is not the node's JACK server '%s' (line %d): a node is "
+                            "one JACK client",
+                            io->server, server, server_line);
+            server = io->server;
+            server_line = d->lines[IK_SERVER];
+        }
+        if (io->type == CFG_TYPE_ALSA) {
+            if (!io->device[0])
+                return fail(p, io->line,
+                            "[%s.%s] of type alsa needs a device (hw:CARD,DEV or a PCM name)",
+                            kind_word(io->kind), io->name);
+            if (!io->period_us)
+                io->period_us = cfg->period_us;
+            if ((uint64_t)cfg->sample_rate * io->period_us % 1000000 != 0)
+                return fail(p, d->lines[IK_PERIOD_US] ? d->lines[IK_PERIOD_US] : io->line,
+                            "period_us %u is not a whole number of frames at %u Hz", io->period_us,
+                            cfg->sample_rate);
+            if (!io->periods)
+                io->periods = io->kind == CFG_INPUT ? 2 : 3;
+        }
+        if (io->type != CFG_TYPE_JACK && io->type != CFG_TYPE_ALSA)
+            continue;
+        if (!first)
+            first = io;
+        if (cfg->clock[0] && strcmp(cfg->clock, io->name) == 0) {
+            if (named)
+                return fail(p, p->node_lines[NK_CLOCK],
+                            "clock '%s' names both [%s.%s] and [%s.%s]: rename one", cfg->clock,
+                            kind_word(named->kind), named->name, kind_word(io->kind), io->name);
+            named = io;
+        }
+    }
+    for (size_t i = 0; server && i < cfg->n_ios; i++)
+        if (cfg->ios[i].type == CFG_TYPE_JACK && cfg->ios[i].server != server)
+            memcpy(cfg->ios[i].server, server, sizeof(cfg->ios[i].server));
+    if (!cfg->clock[0]) {
+        named = first;
+        snprintf(cfg->clock, sizeof(cfg->clock), "%s", first ? first->name : "system");
+    } else if (!named && strcmp(cfg->clock, "system") != 0) {
+        return fail(p, p->node_lines[NK_CLOCK],
+                    "clock '%.*s' is not a jack or alsa input or output of this node, nor 'system'",
+                    QUOTE_MAX, cfg->clock);
+    }
+    /* A node is one JACK client: its jack sections keep one clock. */
+    for (size_t i = 0; named && i < cfg->n_ios; i++)
+        cfg->ios[i].clock = &cfg->ios[i] == named ||
+                            (named->type == CFG_TYPE_JACK && cfg->ios[i].type == CFG_TYPE_JACK);
+    return 0;
+}
+
 static int check_whole(struct parser *p)
 {
     struct cfg *cfg = p->cfg;
@@ -1778,7 +1900,7 @@ static int check_whole(struct parser *p)
                         "payload_type %u is L16 (RFC 3551), not %s", io->payload_type,
                         cfg_encoding_name(io->encoding));
     }
-    if (check_jack(p) < 0 || check_unique_names(p, CFG_INPUT, "source") < 0)
+    if (check_jack(p) < 0 || check_devices(p) < 0 || check_unique_names(p, CFG_INPUT, "source") < 0)
         return -1;
     return check_unique_names(p, CFG_OUTPUT, "destination");
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "aoip/devfmt.h"
 #include "aoip/pcm.h"
 
 /* Node, peer, section and channel names: letters, digits, '-', '_', '.'; not all digits. */
@@ -40,6 +41,7 @@ enum cfg_io_type {
     CFG_TYPE_NULL,
     CFG_TYPE_RTP,
     CFG_TYPE_JACK,
+    CFG_TYPE_ALSA,
 };
 
 /* JACK's limit on a client name (jack_client_name_size() - 1 in JACK 2). */
@@ -116,6 +118,22 @@ struct cfg_io {
      * an empty entry leaves its channel unconnected). */
     char client_name[CFG_JACK_CLIENT_MAX + 1];
     char connect[CFG_PATH_MAX];
+    /* The JACK server ("": JACK_DEFAULT_SERVER, else "default"); one per node. */
+    char server[CFG_JACK_CLIENT_MAX + 1];
+
+    /* type = alsa: the PCM ("hw:CARD,DEV" or any ALSA PCM name), its period
+     * (default the node's period_us) and periods in its buffer (default 2 for
+     * capture, 3 for playback), and the sample format: the device's
+     * preference among S32, S24_3LE, S24, S16 and float unless given. */
+    char device[CFG_PATH_MAX];
+    uint32_t period_us;
+    unsigned periods;
+    bool has_format;
+    enum aoip_dev_format format;
+
+    /* jack and alsa: this section's device is the node's media clock
+     * ([node] clock; for jack, every jack section of the node is). */
+    bool clock;
 };
 
 /* A [peer.X] section: a node to connect to without discovery. */
@@ -189,6 +207,10 @@ struct cfg {
     char secret_file[CFG_PATH_MAX];   /* "": state_dir/network.secret */
     uint32_t rekey_s;                 /* media keys are replaced this often; default 3600 */
     char control_group[CFG_NAME_MAX]; /* "": the daemon's own group */
+    /* The media clock: "system", or the name of a jack or alsa input or
+     * output (default: the first of those in the file, else the system's).
+     * The section's clock flag says which, once the file is read. */
+    char clock[CFG_NAME_MAX];
 
     /* [trust]: when present, only these nodes are let in (besides this one). */
     bool has_trust;

@@ -376,6 +376,8 @@ static AOIP_RT void render_inputs(struct engine *e)
             render_tone(e, in);
         else if (in->kind == INPUT_WAV)
             render_wav(e, in);
+        else if (in->kind == INPUT_BRIDGED)
+            aoip_bridge_pull(in->bridge, in->bufs, e->cfg.period_frames, e->cycle_ns);
     }
 }
 
@@ -473,6 +475,8 @@ static AOIP_RT void render_outputs(struct engine *e)
 
     for (unsigned o = 0; o < e->n_outputs; o++) {
         struct engine_output *out = &e->outputs[o];
+        if (out->kind == OUTPUT_BRIDGED)
+            aoip_bridge_push(out->bridge, out->bufs, frames, e->cycle_ns);
         if (out->kind != OUTPUT_WAV)
             continue;
         for (unsigned ch = 0; ch < out->channels; ch++) {
@@ -693,7 +697,8 @@ static AOIP_RT void engine_cycle(struct engine *e)
 {
     int64_t wall = engine_wall_ns();
 
-    e->wall_to_mono = engine_mono_ns() - wall;
+    e->cycle_ns = engine_mono_ns();
+    e->wall_to_mono = e->cycle_ns - wall;
 
     take_plan(e);
     apply_commands(e);
@@ -719,7 +724,7 @@ static AOIP_RT void engine_cycle(struct engine *e)
     atomic_fetch_add_explicit(&e->periods, 1, memory_order_relaxed);
 }
 
-static void try_realtime(void)
+void engine_realtime(void)
 {
     struct sched_param sp = { .sched_priority = ENGINE_RT_PRIORITY };
     /* Without CAP_SYS_NICE or an rtprio limit this fails, and the thread runs at
@@ -737,7 +742,7 @@ static void *engine_main(void *arg)
 
     e->clock_t0_ns = t0;
     e->frame_ns = period_ns / e->cfg.period_frames;
-    try_realtime();
+    engine_realtime();
     while (atomic_load_explicit(&e->running, memory_order_acquire)) {
         n++;
         int64_t due = t0 + (int64_t)llround((double)n * period_ns);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "aoip/bridge.h"
 #include "aoip/clock.h"
 #include "aoip/conceal.h"
 #include "aoip/jitter.h"
@@ -283,8 +284,13 @@ struct mix_cmd {
 enum engine_input_kind {
     INPUT_TONE,
     INPUT_WAV,
-    INPUT_RTP,  /* its slots are filled by its rx flow */
-    INPUT_JACK, /* its slots are filled by the JACK callback before each period (jack.c) */
+    INPUT_RTP, /* its slots are filled by its rx flow */
+    /* A sound device that is the node's clock: its callback or thread fills
+     * the slots before each period (jack.c, alsa.c). */
+    INPUT_DIRECT,
+    /* A sound device on a clock of its own: pulled from its bridge
+     * (aoip/bridge.h), resampled to the node's clock. */
+    INPUT_BRIDGED,
 };
 
 struct engine_input {
@@ -300,13 +306,17 @@ struct engine_input {
     struct spsc *ring;
     float *scratch; /* channels x period, interleaved */
     atomic_ullong underruns;
+    /* bridged: the bridge, and the channels' slots (the engine's) */
+    struct aoip_bridge *bridge;
+    float **bufs;
 };
 
 enum engine_output_kind {
     OUTPUT_NULL,
     OUTPUT_WAV,
-    OUTPUT_RTP,  /* its tx flow reads the destination buffers */
-    OUTPUT_JACK, /* the JACK callback reads them after each period (jack.c) */
+    OUTPUT_RTP,     /* its tx flow reads the destination buffers */
+    OUTPUT_DIRECT,  /* the node's clock device reads them after each period */
+    OUTPUT_BRIDGED, /* pushed into its bridge for a device on another clock */
 };
 
 struct engine_output {
@@ -316,6 +326,8 @@ struct engine_output {
     struct spsc *ring;
     float *scratch;
     atomic_ullong overruns;
+    struct aoip_bridge *bridge;
+    const float **bufs;
 };
 
 /* A meter block: peak and RMS of 100 ms of one channel. */
@@ -379,7 +391,8 @@ struct engine {
     double frame_ns;
     int64_t wall_to_mono;
     uint64_t clock_epoch;
-    double read_at; /* when the sockets were last drained, in frames of the media clock */
+    int64_t cycle_ns; /* rt: when this period began running (monotonic) */
+    double read_at;   /* when the sockets were last drained, in frames of the media clock */
     /* Every tx flow's RTP timestamps are this plus the node's frame count: one
      * timeline for all, so a receiver can switch between flows of this node
      * sample-aligned. Random, as RFC 3550 wants timestamps to start. */
@@ -422,6 +435,8 @@ int engine_start(struct engine *e);
  */
 void engine_start_external(struct engine *e);
 AOIP_RT void engine_tick(struct engine *e);
+/* Make the calling thread real-time (SCHED_FIFO at the media thread's priority), if allowed. */
+void engine_realtime(void);
 /* Stop the thread (returns within a period) and free what the engine owns. */
 void engine_stop(struct engine *e);
 void engine_close(struct engine *e);

@@ -918,9 +918,7 @@ json_t *flows_stats(struct node *n)
         json_object_set_new(o, "buffer_ms", json_real(ms_of_frames(n, (double)c.level)));
         json_object_set_new(o, "target_ms", json_real(ms_of_frames(n, (double)c.target)));
         json_object_set_new(o, "drift_ppm", json_real((double)c.drift_ppb / 1000.0));
-        static const char *const clock_states[] = { "idle", "locking", "slewing", "locked" };
-        json_object_set_new(o, "clock",
-                            json_string(clock_states[c.clock_state < 4 ? c.clock_state : 0]));
+        json_object_set_new(o, "clock", json_string(aoip_clock_state_name((int)c.clock_state)));
         json_object_set_new(o, "latency_ms", rx_latency(n, f, &c));
         json_object_set_new(o, "resyncs", json_integer((json_int_t)c.resyncs));
         json_object_set_new(o, "malformed", json_integer((json_int_t)c.bad));

@@ -27,6 +27,7 @@
 
 #include "flows.h"
 #include "log.h"
+#include "alsa.h"
 #include "jack.h"
 #include "node.h"
 
@@ -335,8 +336,9 @@ int io_init(struct node *n, char *err, size_t errlen)
                 if (rc == 0 && !in->scratch)
                     rc = -ENOMEM;
             } else if (io->type == CFG_TYPE_JACK) {
-                in->kind = INPUT_JACK;
-                rc = jack_add_io(n, io, slot, err, errlen);
+                rc = jack_add_io(n, io, in, NULL, err, errlen);
+            } else if (io->type == CFG_TYPE_ALSA) {
+                rc = alsa_add_io(n, io, in, NULL, err, errlen);
             } else {
                 rc = setup_rtp_input(n, (unsigned)i, io, in, slot, err, errlen);
             }
@@ -365,8 +367,10 @@ int io_init(struct node *n, char *err, size_t errlen)
             if (setup_rtp_output(n, (unsigned)i, io, dst, err, errlen) < 0)
                 return -1;
         } else if (io->type == CFG_TYPE_JACK) {
-            out->kind = OUTPUT_JACK;
-            if (jack_add_io(n, io, dst, err, errlen) < 0)
+            if (jack_add_io(n, io, NULL, out, err, errlen) < 0)
+                return -1;
+        } else if (io->type == CFG_TYPE_ALSA) {
+            if (alsa_add_io(n, io, NULL, out, err, errlen) < 0)
                 return -1;
         } else {
             out->kind = OUTPUT_NULL;
@@ -377,6 +381,81 @@ int io_init(struct node *n, char *err, size_t errlen)
     io_pump(n);
     engine_set_io(&n->engine, n->io.inputs, n->io.n_inputs, n->io.outputs, n->io.n_outputs);
     return 0;
+}
+
+/* The bridge's planar buffers on the engine's side: its slots or destinations. */
+static int bridge_of(struct node *n, struct aoip_bridge **bridge, unsigned channels, bool input,
+                     uint32_t device_frames, char *err, size_t errlen)
+{
+    struct aoip_bridge_config bc = { .channels = channels,
+                                     .sample_rate = n->cfg->sample_rate,
+                                     .push_frames = input ? device_frames : n->period_frames,
+                                     .pull_frames = input ? n->period_frames : device_frames };
+    *bridge = aoip_bridge_new(&bc);
+    if (!*bridge) {
+        snprintf(err, errlen, "a bridge of %u channels, %u-frame device periods: out of memory",
+                 channels, device_frames);
+        return -1;
+    }
+    return 0;
+}
+
+int io_bridge_input(struct node *n, struct engine_input *in, uint32_t device_frames, char *err,
+                    size_t errlen)
+{
+    in->kind = INPUT_BRIDGED;
+    in->bufs = calloc(in->channels, sizeof(float *));
+    if (!in->bufs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned c = 0; c < in->channels; c++)
+        in->bufs[c] = n->engine.src[in->first_slot + c];
+    return bridge_of(n, &in->bridge, in->channels, true, device_frames, err, errlen);
+}
+
+int io_bridge_output(struct node *n, struct engine_output *out, uint32_t device_frames, char *err,
+                     size_t errlen)
+{
+    out->kind = OUTPUT_BRIDGED;
+    out->bufs = calloc(out->channels, sizeof(float *));
+    if (!out->bufs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned c = 0; c < out->channels; c++)
+        out->bufs[c] = n->engine.dst[out->first_dst + c];
+    return bridge_of(n, &out->bridge, out->channels, false, device_frames, err, errlen);
+}
+
+void io_device_json(const struct node *n, const struct device_stats *ds, json_t *list)
+{
+    double ms = 1000.0 / n->cfg->sample_rate;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:I}", "name", ds->io->name, "kind",
+                          ds->io->kind == CFG_INPUT ? "input" : "output", "type",
+                          ds->io->type == CFG_TYPE_JACK ? "jack" : "alsa", "device", ds->device,
+                          "clock", ds->bridge == NULL, "online", ds->online, "period_frames",
+                          (int)ds->period_frames, "xruns", (json_int_t)ds->xruns);
+    if (ds->format) {
+        json_object_set_new(o, "format", json_string(ds->format));
+        json_object_set_new(o, "access", json_string(ds->access));
+        json_object_set_new(o, "periods", json_integer(ds->periods));
+    }
+    if (ds->bridge) {
+        struct aoip_bridge_stats bs;
+        aoip_bridge_get_stats(ds->bridge, &bs);
+        json_object_set_new(o, "ratio", json_real(bs.ratio));
+        json_object_set_new(o, "ppm", json_real(bs.ppm));
+        json_object_set_new(o, "level_ms", json_real(bs.level * ms));
+        json_object_set_new(o, "target_ms", json_real(bs.target * ms));
+        json_object_set_new(o, "underruns", json_integer((json_int_t)bs.underruns));
+        json_object_set_new(o, "overruns", json_integer((json_int_t)bs.overruns));
+        json_object_set_new(o, "restarts", json_integer((json_int_t)bs.restarts));
+        json_object_set_new(o, "clock_state", json_string(aoip_clock_state_name(bs.clock_state)));
+    } else {
+        json_object_set_new(o, "ratio", json_real(1.0));
+    }
+    json_array_append_new(list, o);
 }
 
 void io_pump(struct node *n)
@@ -406,9 +485,14 @@ void io_close(struct node *n)
         free(in->rot_c);
         free(in->rot_s);
         free(in->scratch);
+        aoip_bridge_free(in->bridge);
+        free(in->bufs);
     }
-    for (unsigned i = 0; i < n->io.n_outputs; i++)
+    for (unsigned i = 0; i < n->io.n_outputs; i++) {
         free(n->io.outputs[i].scratch);
+        aoip_bridge_free(n->io.outputs[i].bridge);
+        free(n->io.outputs[i].bufs);
+    }
     free(n->io.inputs);
     free(n->io.outputs);
     free(n->io.pumps);

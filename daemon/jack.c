@@ -25,14 +25,31 @@ struct jack_port_map {
     const char *name; /* the channel's (the config's, which outlives the client) */
 };
 
+/* A jack section of a node whose clock is another device: its bridge. */
+struct jack_section {
+    const struct cfg_io *io;
+    bool input;
+    unsigned first_port; /* in the map of its direction */
+    struct aoip_bridge *bridge;
+};
+
 struct node_jack {
     struct node *node;
     jack_client_t *client;
     struct jack_port_map *in, *out;
     unsigned n_in, n_out, cap_in, cap_out;
+    bool clock; /* JACK is the node's media clock: the process callback runs the periods */
+    struct jack_section *sections;
+    unsigned n_sections;
+    uint32_t bridge_frames; /* the buffer size the bridges were made for */
     atomic_uint buffer_frames;
     atomic_ullong xruns;
     atomic_ullong misfits;
+    atomic_uint rate;       /* JACK's sample rate, as last reported */
+    atomic_bool wrong_rate; /* not the node's: the periods play silence */
+    bool rate_said;         /* jack_tick has logged the wrong rate */
+    uint32_t phase;         /* rt: cycles of a period gathered, when cycles are shorter */
+    float *held;            /* the outputs of the last period, n_out x period, for those */
     atomic_bool ports_came; /* a port registered somewhere: connect what is missing */
     atomic_bool gone;       /* the server shut down (JACK's info-shutdown callback) */
     bool active;
@@ -51,26 +68,107 @@ bool jack_wanted(const struct cfg *cfg)
     return false;
 }
 
+/* Every output port silent for this cycle. */
+static AOIP_RT void silence_outputs(struct node_jack *j, jack_nframes_t nframes)
+{
+    for (unsigned i = 0; i < j->n_out; i++)
+        memset(jack_port_get_buffer(j->out[i].port, nframes), 0, nframes * sizeof(float));
+}
+
+/*
+ * JACK on a clock not the node's: each section's ports to or from its
+ * bridge, in pieces of the buffer size the bridge was made for (JACK's
+ * buffer sizes are powers of two: a cycle is a whole number of those
+ * pieces, or one smaller piece).
+ */
+static AOIP_RT void process_bridged(struct node_jack *j, jack_nframes_t nframes)
+{
+    int64_t now = engine_mono_ns();
+    float *bufs[CFG_IO_MAX_CHANNELS];
+    uint32_t piece = nframes < j->bridge_frames ? nframes : j->bridge_frames;
+
+    if (nframes % piece != 0) {
+        silence_outputs(j, nframes);
+        atomic_fetch_add_explicit(&j->misfits, 1, memory_order_relaxed);
+        return;
+    }
+    for (unsigned s = 0; s < j->n_sections; s++) {
+        const struct jack_section *sec = &j->sections[s];
+        struct jack_port_map *ports = sec->input ? j->in : j->out;
+        for (unsigned c = 0; c < sec->io->channels; c++)
+            bufs[c] = jack_port_get_buffer(ports[sec->first_port + c].port, nframes);
+        for (uint32_t at = 0; at < nframes; at += piece) {
+            if (sec->input)
+                aoip_bridge_push(sec->bridge, (const float *const *)bufs, piece, now);
+            else
+                aoip_bridge_pull(sec->bridge, bufs, piece, now);
+            for (unsigned c = 0; c < sec->io->channels; c++)
+                bufs[c] += piece;
+        }
+    }
+}
+
+/*
+ * JACK as the node's clock. A cycle of the node's period runs one period.
+ * JACK's buffer size may change under a running node (jack_bufsize): a
+ * cycle of a whole number of periods runs that many, back to back; a cycle
+ * of a fraction of a period gathers its inputs into the slots and plays
+ * the outputs of the last period run (held), and the cycle that completes
+ * a period runs it: the outputs come a period later, nothing is lost.
+ * Anything else (not a power of two) plays silence and is counted.
+ */
+static AOIP_RT void process_clock(struct node_jack *j, jack_nframes_t nframes)
+{
+    struct engine *e = &j->node->engine;
+    uint32_t period = e->cfg.period_frames;
+
+    if (!atomic_load_explicit(&e->running, memory_order_acquire) ||
+        atomic_load_explicit(&j->wrong_rate, memory_order_relaxed) ||
+        (nframes % period != 0 && period % nframes != 0)) {
+        silence_outputs(j, nframes);
+        if (atomic_load_explicit(&e->running, memory_order_relaxed))
+            atomic_fetch_add_explicit(&j->misfits, 1, memory_order_relaxed);
+        return;
+    }
+    if (nframes >= period) {
+        for (uint32_t at = 0; at < nframes; at += period) {
+            for (unsigned i = 0; i < j->n_in; i++)
+                memcpy(e->src[j->in[i].index],
+                       (const float *)jack_port_get_buffer(j->in[i].port, nframes) + at,
+                       period * sizeof(float));
+            engine_tick(e);
+            for (unsigned i = 0; i < j->n_out; i++)
+                memcpy((float *)jack_port_get_buffer(j->out[i].port, nframes) + at,
+                       e->dst[j->out[i].index], period * sizeof(float));
+        }
+        j->phase = 0;
+        return;
+    }
+    uint32_t at = j->phase * nframes;
+    for (unsigned i = 0; i < j->n_in; i++)
+        memcpy(e->src[j->in[i].index] + at, jack_port_get_buffer(j->in[i].port, nframes),
+               nframes * sizeof(float));
+    for (unsigned i = 0; i < j->n_out; i++)
+        memcpy(jack_port_get_buffer(j->out[i].port, nframes), j->held + (size_t)i * period + at,
+               nframes * sizeof(float));
+    if (at + nframes < period) {
+        j->phase++;
+        return;
+    }
+    j->phase = 0;
+    engine_tick(e);
+    for (unsigned i = 0; i < j->n_out; i++)
+        memcpy(j->held + (size_t)i * period, e->dst[j->out[i].index], period * sizeof(float));
+}
+
 static int on_process(jack_nframes_t nframes, void *arg)
 {
     struct node_jack *j = arg;
-    struct engine *e = &j->node->engine;
 
-    if (nframes != e->cfg.period_frames ||
-        !atomic_load_explicit(&e->running, memory_order_acquire)) {
-        for (unsigned i = 0; i < j->n_out; i++)
-            memset(jack_port_get_buffer(j->out[i].port, nframes), 0, nframes * sizeof(float));
-        if (nframes != e->cfg.period_frames)
-            atomic_fetch_add_explicit(&j->misfits, 1, memory_order_relaxed);
-        return 0;
-    }
-    for (unsigned i = 0; i < j->n_in; i++)
-        memcpy(e->src[j->in[i].index], jack_port_get_buffer(j->in[i].port, nframes),
-               nframes * sizeof(float));
-    engine_tick(e);
-    for (unsigned i = 0; i < j->n_out; i++)
-        memcpy(jack_port_get_buffer(j->out[i].port, nframes), e->dst[j->out[i].index],
-               nframes * sizeof(float));
+    if (j->clock)
+        process_clock(j, nframes);
+    else
+        process_bridged(j, nframes);
     return 0;
 }
 
@@ -81,10 +179,20 @@ static int on_xrun(void *arg)
     return 0;
 }
 
+/* JACK calls this with no cycle running: a new size starts at a period's start. */
 static int on_buffer_size(jack_nframes_t nframes, void *arg)
 {
     struct node_jack *j = arg;
     atomic_store_explicit(&j->buffer_frames, nframes, memory_order_relaxed);
+    j->phase = 0;
+    return 0;
+}
+
+static int on_sample_rate(jack_nframes_t rate, void *arg)
+{
+    struct node_jack *j = arg;
+    atomic_store_explicit(&j->rate, rate, memory_order_relaxed);
+    atomic_store_explicit(&j->wrong_rate, rate != j->node->cfg->sample_rate, memory_order_relaxed);
     return 0;
 }
 
@@ -126,7 +234,14 @@ static int client_up(struct node *n, uint32_t period, char *err, size_t errlen)
 
     /* The exact name: a second node of the same name is a mistake to see,
      * not a client to rename behind the operator's back. */
-    j->client = jack_client_open(j->name, JackNoStartServer | JackUseExactName, &status);
+    const char *server = NULL;
+    for (size_t i = 0; i < n->cfg->n_ios && !server; i++)
+        if (n->cfg->ios[i].type == CFG_TYPE_JACK && n->cfg->ios[i].server[0])
+            server = n->cfg->ios[i].server;
+    j->client =
+        server ? jack_client_open(j->name, JackNoStartServer | JackUseExactName | JackServerName,
+                                  &status, server)
+               : jack_client_open(j->name, JackNoStartServer | JackUseExactName, &status);
     if (!j->client) {
         snprintf(err, errlen, "JACK client %s: %s (status 0x%x)", j->name,
                  status & JackServerFailed    ? "no JACK server is running"
@@ -152,10 +267,13 @@ static int client_up(struct node *n, uint32_t period, char *err, size_t errlen)
         return -1;
     }
     atomic_store(&j->buffer_frames, frames);
+    atomic_store(&j->rate, rate);
+    atomic_store(&j->wrong_rate, false);
     atomic_store(&j->gone, false);
     if (jack_set_process_callback(j->client, on_process, j) != 0 ||
         jack_set_xrun_callback(j->client, on_xrun, j) != 0 ||
         jack_set_buffer_size_callback(j->client, on_buffer_size, j) != 0 ||
+        jack_set_sample_rate_callback(j->client, on_sample_rate, j) != 0 ||
         jack_set_port_registration_callback(j->client, on_port_registration, j) != 0) {
         snprintf(err, errlen, "JACK client %s: callbacks refused", j->name);
         jack_client_close(j->client);
@@ -177,9 +295,15 @@ int jack_open(struct node *n, char *err, size_t errlen)
     n->jack = j;
     j->node = n;
     snprintf(j->name, sizeof(j->name), "%s", client_name(n->cfg));
+    for (size_t i = 0; i < n->cfg->n_ios; i++)
+        if (n->cfg->ios[i].type == CFG_TYPE_JACK && n->cfg->ios[i].clock)
+            j->clock = true;
     if (client_up(n, 0, err, errlen) < 0)
         return -1;
     jack_nframes_t frames = jack_get_buffer_size(j->client);
+    j->bridge_frames = frames;
+    if (!j->clock)
+        return 0;
     if (frames != n->period_frames)
         log_info("JACK client %s: periods of JACK's %u frames, not period_us's %u", j->name,
                  (unsigned)frames, n->period_frames);
@@ -201,10 +325,38 @@ static struct jack_port_map *map_add(struct jack_port_map **map, unsigned *n, un
     return &(*map)[(*n)++];
 }
 
-int jack_add_io(struct node *n, const struct cfg_io *io, uint32_t first, char *err, size_t errlen)
+int jack_add_io(struct node *n, const struct cfg_io *io, struct engine_input *in,
+                struct engine_output *out, char *err, size_t errlen)
 {
     struct node_jack *j = n->jack;
     bool input = io->kind == CFG_INPUT;
+    uint32_t first = input ? in->first_slot : out->first_dst;
+    unsigned first_port = input ? j->n_in : j->n_out;
+
+    if (j->clock) {
+        if (input)
+            in->kind = INPUT_DIRECT;
+        else
+            out->kind = OUTPUT_DIRECT;
+    } else {
+        struct jack_section *grown =
+            realloc(j->sections, (j->n_sections + 1) * sizeof(*j->sections));
+        if (!grown) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        j->sections = grown;
+        int rc = input ? io_bridge_input(n, in, j->bridge_frames, err, errlen)
+                       : io_bridge_output(n, out, j->bridge_frames, err, errlen);
+        if (rc < 0)
+            return -1;
+        j->sections[j->n_sections++] = (struct jack_section){
+            .io = io,
+            .input = input,
+            .first_port = first_port,
+            .bridge = input ? in->bridge : out->bridge,
+        };
+    }
 
     for (unsigned c = 0; c < io->channels; c++) {
         struct jack_port_map *m = input ? map_add(&j->in, &j->n_in, &j->cap_in)
@@ -284,7 +436,7 @@ static int come_back(struct node *n)
     struct node_jack *j = n->jack;
     char err[256];
 
-    if (client_up(n, n->period_frames, err, sizeof(err)) < 0) {
+    if (client_up(n, j->clock ? n->period_frames : j->bridge_frames, err, sizeof(err)) < 0) {
         if (!strstr(err, "no JACK server"))
             log_warn("%s", err);
         return -1;
@@ -331,6 +483,16 @@ void jack_tick(struct node *n)
             j->retry_at_ns = now + JACK_RETRY_NS;
         return;
     }
+    bool wrong = atomic_load_explicit(&j->wrong_rate, memory_order_relaxed);
+    if (wrong != j->rate_said) {
+        if (wrong)
+            log_warn("JACK client %s: JACK now runs at %u Hz, this node at %u: its sound I/O is "
+                     "silent until JACK is back at %u Hz",
+                     j->name, atomic_load(&j->rate), n->cfg->sample_rate, n->cfg->sample_rate);
+        else
+            log_info("JACK client %s: JACK is back at %u Hz", j->name, n->cfg->sample_rate);
+        j->rate_said = wrong;
+    }
     if (atomic_exchange_explicit(&j->ports_came, false, memory_order_relaxed))
         connect_all(n, false);
 }
@@ -339,7 +501,14 @@ int jack_start(struct node *n, char *err, size_t errlen)
 {
     struct node_jack *j = n->jack;
 
-    engine_start_external(&n->engine);
+    if (j->clock) {
+        j->held = calloc((size_t)j->n_out * n->period_frames + 1, sizeof(float));
+        if (!j->held) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        engine_start_external(&n->engine);
+    }
     if (jack_activate(j->client) != 0) {
         snprintf(err, errlen, "JACK client %s: cannot activate", jack_get_client_name(j->client));
         return -1;
@@ -365,6 +534,25 @@ void jack_get_stats(const struct node *n, struct jack_stats *out)
     out->misfits = atomic_load(&j->misfits);
 }
 
+void jack_devices(const struct node *n, json_t *list)
+{
+    const struct node_jack *j = n->jack;
+    for (size_t i = 0; j && i < n->cfg->n_ios; i++) {
+        const struct cfg_io *io = &n->cfg->ios[i];
+        if (io->type != CFG_TYPE_JACK)
+            continue;
+        struct device_stats ds = { .io = io,
+                                   .device = j->name,
+                                   .online = j->active,
+                                   .period_frames = atomic_load(&j->buffer_frames),
+                                   .xruns = atomic_load(&j->xruns) };
+        for (unsigned s = 0; s < j->n_sections; s++)
+            if (j->sections[s].io == io)
+                ds.bridge = j->sections[s].bridge;
+        io_device_json(n, &ds, list);
+    }
+}
+
 void jack_close(struct node *n)
 {
     struct node_jack *j = n->jack;
@@ -377,6 +565,8 @@ void jack_close(struct node *n)
     }
     free(j->in);
     free(j->out);
+    free(j->sections);
+    free(j->held);
     free(j);
     n->jack = NULL;
 }

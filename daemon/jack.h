@@ -9,17 +9,28 @@
  * node's period is JACK's buffer size and its media clock is JACK's, so
  * every received flow is resampled to the sound card by clock recovery.
  *
- * JACK must run at the node's sample_rate. A cycle of another length than
- * the node's period (JACK's buffer size changed under a running node)
- * plays silence and is counted; xruns are counted from JACK's own report.
+ * JACK must run at the node's sample_rate: a server that changes its rate
+ * under the node is logged and its cycles play silence until it is back.
+ * JACK's buffer size may change under a running node (jack_bufsize): a
+ * cycle of several periods runs them back to back, a cycle of part of a
+ * period gathers them (its outputs a period later); a cycle of any other
+ * length plays silence and is counted. xruns are counted from JACK's own
+ * report.
  * A port that connect names is connected at start and again whenever it
- * appears (jack_tick). When the server goes away the node's periods stop
+ * appears (jack_tick); server = names the JACK server (one per node).
+ *
+ * When the node's clock is another device ([node] clock), the process
+ * callback does not run periods: each jack section's ports go to or come
+ * from a bridge (aoip/bridge.h) that resamples them to the node's clock.
+ *
+ * When the server goes away the node's periods stop
  * with it (its flows go silent at their receivers); when it comes back at
  * the same rate and buffer size, the client and its ports come back.
  */
 #ifndef AOIPD_JACK_H
 #define AOIPD_JACK_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +40,8 @@ struct node;
 struct cfg;
 struct cfg_io;
 struct node_jack;
+struct engine_input;
+struct engine_output;
 
 /* The node has jack sections. */
 bool jack_wanted(const struct cfg *cfg);
@@ -40,9 +53,11 @@ bool jack_wanted(const struct cfg *cfg);
  */
 int jack_open(struct node *n, char *err, size_t errlen);
 
-/* The ports of one jack section; first is its first source slot (input)
- * or destination (output). */
-int jack_add_io(struct node *n, const struct cfg_io *io, uint32_t first, char *err, size_t errlen);
+/* The ports of one jack section, for its channels' slots (in) or
+ * destinations (out): exactly one of them. When JACK is not the node's
+ * clock, the section gets a bridge of JACK's buffer size. */
+int jack_add_io(struct node *n, const struct cfg_io *io, struct engine_input *in,
+                struct engine_output *out, char *err, size_t errlen);
 
 /* Start the periods (the engine in external mode, the client active) and
  * make the connections the config asks for. */
@@ -60,9 +75,12 @@ struct jack_stats {
     bool online;            /* the server is there and the client active */
     uint32_t buffer_frames; /* JACK's buffer size, as last reported */
     uint64_t xruns;
-    uint64_t misfits; /* cycles of another length than the node's period: silence */
+    uint64_t misfits; /* cycles neither a multiple nor a fraction of the period, or at another rate:
+                         silence */
 };
 void jack_get_stats(const struct node *n, struct jack_stats *out);
+/* Append each jack section's stats to list (io_device_json). */
+void jack_devices(const struct node *n, json_t *list);
 
 void jack_close(struct node *n);
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "alsa.h"
 #include "jack.h"
 #include "node.h"
 #include "notify.h"
@@ -245,6 +246,7 @@ static void on_tick(uv_timer_t *t)
     publish_plan(n);
     io_pump(n);
     jack_tick(n);
+    alsa_tick(n);
 }
 
 static void on_slow(uv_timer_t *t)
@@ -348,10 +350,12 @@ int node_init(struct node *n, uv_loop_t *loop, struct cfg *cfg, char *err, size_
         snprintf(err, errlen, "libsodium cannot be initialised");
         return -1;
     }
-    /* With JACK, its buffer size is the period: known before the engine is made. */
+    /* With a sound device as the clock, its period is the node's: known
+     * before the engine is made. */
     if (state_init(n, err, errlen) < 0 || build_channels(n, err, errlen) < 0 ||
         open_rtp(n, err, errlen) < 0 || (jack_wanted(cfg) && jack_open(n, err, errlen) < 0) ||
-        start_engine(n, err, errlen) < 0 || io_init(n, err, errlen) < 0)
+        (alsa_wanted(cfg) && alsa_open(n, err, errlen) < 0) || start_engine(n, err, errlen) < 0 ||
+        io_init(n, err, errlen) < 0)
         return -1;
     if (routes_load(n) < 0) {
         snprintf(err, errlen, "state_dir %s: routes.json is unreadable", cfg->state_dir);
@@ -374,17 +378,20 @@ int node_init(struct node *n, uv_loop_t *loop, struct cfg *cfg, char *err, size_
 
     /* The first plan goes in before the thread starts, so period one has it. */
     publish_plan(n);
-    if (n->jack) {
-        /* JACK's process callback runs the periods: no thread of our own. */
-        if (jack_start(n, err, errlen) < 0)
-            return -1;
-    } else {
+    /* A device that is the clock runs the periods (JACK's process callback,
+     * an ALSA device's thread): then the engine has no thread of its own. */
+    bool device_clock = false;
+    for (size_t i = 0; i < cfg->n_ios; i++)
+        device_clock |= cfg->ios[i].clock;
+    if (!device_clock) {
         int rc = engine_start(&n->engine);
         if (rc < 0) {
             snprintf(err, errlen, "media thread: %s", strerror(-rc));
             return -1;
         }
     }
+    if ((n->jack && jack_start(n, err, errlen) < 0) || (n->alsa && alsa_start(n, err, errlen) < 0))
+        return -1;
     log_info("node %s (%s) up: peer port %u, rtp port %u, %u sources, %u destinations, "
              "%u Hz, %u-frame periods",
              cfg->name, n->id, n->port, n->rtp_port, n->n_sources, n->n_destinations,
@@ -402,6 +409,7 @@ void node_close(struct node *n)
 {
     discovery_close(n);
     jack_close(n);
+    alsa_close(n);
     engine_stop(&n->engine);
     ctl_close(n);
     peers_close(n);

@@ -179,6 +179,7 @@ struct node {
     struct engine engine;
     struct node_io io;
     struct node_jack *jack; /* the node's JACK client, when it has jack sections */
+    struct node_alsa *alsa; /* the node's ALSA devices, when it has alsa sections */
 
     struct route *routes;
     unsigned n_routes;
@@ -314,6 +315,31 @@ int io_media_socket(const struct sockaddr_storage *bind_to, socklen_t len, bool 
                     char *err, size_t errlen);
 void io_pump(struct node *n);
 void io_close(struct node *n);
+/*
+ * A sound device on a clock other than the node's: a bridge (aoip/bridge.h)
+ * between its thread, which moves device_frames at a time, and the engine's
+ * periods, its channels' slots (first_slot) or destinations (first_dst) set
+ * before. -1 with err set.
+ */
+int io_bridge_input(struct node *n, struct engine_input *in, uint32_t device_frames, char *err,
+                    size_t errlen);
+int io_bridge_output(struct node *n, struct engine_output *out, uint32_t device_frames, char *err,
+                     size_t errlen);
+
+/* What aoipctl stats shows of one sound device section (jack.c, alsa.c). */
+struct device_stats {
+    const struct cfg_io *io;
+    const char *device; /* the JACK client, the ALSA PCM */
+    bool online;        /* open and running */
+    uint32_t period_frames;
+    unsigned periods;   /* ALSA: in its buffer */
+    const char *format; /* ALSA: the sample format taken, NULL for JACK */
+    const char *access; /* ALSA: "mmap" or "rw" */
+    uint64_t xruns;
+    const struct aoip_bridge *bridge; /* NULL: the node's clock */
+};
+/* Append the stats of one device section to list (a JSON array). */
+void io_device_json(const struct node *n, const struct device_stats *ds, json_t *list);
 
 /* rtcp.c */
 int rtcp_init(struct node *n, char *err, size_t errlen);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "alsa.h"
 #include "jack.h"
 #include "node.h"
 
@@ -387,19 +388,21 @@ static void cmd_status(struct request *r)
     unsigned peers = 0;
     for (unsigned i = 0; i < n->n_peers; i++)
         peers += peer_online(n->peers[i]);
-    reply(r,
-          aoip_control_ok(
-              r->id,
-              json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, "
-                        "s:i, s:i, s:i}",
-                        "name", n->cfg->name, "id", n->id, "version", AOIP_VERSION_STRING,
-                        "uptime_s", (double)(engine_mono_ns() - n->start_ns) / 1e9, "sample_rate",
-                        (int)n->cfg->sample_rate, "period_us", (int)n->cfg->period_us, "latency_us",
-                        (int)n->cfg->latency_us, "encoding", cfg_encoding_name(n->cfg->encoding),
-                        "packet_us", (int)n->cfg->packet_us, "sources", (int)n->n_sources,
-                        "destinations", (int)n->n_destinations, "routes", (int)n->n_routes, "flows",
-                        (int)(n->n_rx + n->n_tx), "peers", (int)peers, "port", (int)n->port,
-                        "rtp_port", (int)n->rtp_port, "rtcp_port", (int)n->rtcp_port)));
+    json_t *status = json_pack(
+        "{s:s, s:s, s:s, s:f, s:i, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, "
+        "s:i, s:i, s:i}",
+        "name", n->cfg->name, "id", n->id, "version", AOIP_VERSION_STRING, "uptime_s",
+        (double)(engine_mono_ns() - n->start_ns) / 1e9, "sample_rate", (int)n->cfg->sample_rate,
+        "period_us", (int)lround(n->period_frames * 1e6 / n->cfg->sample_rate), "latency_us",
+        (int)n->cfg->latency_us, "encoding", cfg_encoding_name(n->cfg->encoding), "packet_us",
+        (int)n->cfg->packet_us, "sources", (int)n->n_sources, "destinations",
+        (int)n->n_destinations, "routes", (int)n->n_routes, "flows", (int)(n->n_rx + n->n_tx),
+        "peers", (int)peers, "port", (int)n->port, "rtp_port", (int)n->rtp_port, "rtcp_port",
+        (int)n->rtcp_port);
+    /* The period is the clock device's when a device is the clock. */
+    json_object_set_new(status, "period_frames", json_integer(n->period_frames));
+    json_object_set_new(status, "media_clock", json_string(n->cfg->clock));
+    reply(r, aoip_control_ok(r->id, status));
 }
 
 static void cmd_nodes(struct request *r)
@@ -883,6 +886,12 @@ static void cmd_stats(struct request *r)
                                       "buffer_frames", (int)js.buffer_frames, "xruns",
                                       (json_int_t)js.xruns, "misfit_periods",
                                       (json_int_t)js.misfits, "online", js.online));
+    }
+    if (r->node->jack || r->node->alsa) {
+        json_t *devices = json_array();
+        jack_devices(r->node, devices);
+        alsa_stats(r->node, devices);
+        json_object_set_new(stats, "devices", devices);
     }
     reply(r, aoip_control_ok(r->id, stats));
 }

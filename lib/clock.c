@@ -497,6 +497,12 @@ AOIP_RT enum aoip_clock_state aoip_clock_get_state(const struct aoip_clock *c)
     return AOIP_CLOCK_LOCKED;
 }
 
+const char *aoip_clock_state_name(int state)
+{
+    static const char *const names[] = { "idle", "locking", "slewing", "locked" };
+    return state >= 0 && state < 4 ? names[state] : "idle";
+}
+
 AOIP_RT double aoip_clock_ppm(const struct aoip_clock *c)
 {
     return c->drift * 1e6;

@@ -32,6 +32,7 @@
 #include <math.h>
 
 #include "aoip/pcm.h"
+#include "pcmblock.h"
 
 /* Frames per pass. 16 floats fill one AVX-512 or four SSE registers and
  * divide the common packet times (1, 2 and 4 ms at 48 kHz: 48, 96, 192). */
@@ -40,39 +41,6 @@
 /* The code of +1.0 before clipping: 2^23 and 2^15. */
 #define L24_SCALE 8388608.0f
 #define L16_SCALE 32768.0f
-
-/*
- * Round to nearest, ties to even, by the classic float trick: adding 2^23
- * to a magnitude below 2^24 leaves no fraction bits, so the addition itself
- * rounds (in the default rounding mode, ties to even, and 2^23 is even so
- * the parity is that of the rounded magnitude); subtracting 2^23 again is
- * exact. Assignments to float drop any excess precision (C17 5.2.4.2.2),
- * which -std=c17 makes gcc honour on x87 too.
- */
-#define ROUND_MAGIC 8388608.0f
-
-/* scale * x, clipped to [-scale, scale - 1]; NaN becomes 0. The compare and
- * select form (fminf and fmaxf would return the other operand for a NaN)
- * lets NaN through the clips so that the last select catches it. */
-static inline void clip_block(float *restrict t, const float *restrict x, float scale, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float s = x[i] * scale;
-        s = s > scale - 1.0f ? scale - 1.0f : s;
-        s = s < -scale ? -scale : s;
-        t[i] = s == s ? s : 0.0f;
-    }
-}
-
-static inline void round_block(int32_t *restrict code, const float *restrict t, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float a = fabsf(t[i]);
-        a = a + ROUND_MAGIC;
-        a = a - ROUND_MAGIC;
-        code[i] = (int32_t)copysignf(a, t[i]);
-    }
-}
 
 static inline void pack_l24(uint8_t *restrict out, const int32_t *restrict code, size_t stride,
                             size_t n)

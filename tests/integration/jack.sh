@@ -13,7 +13,8 @@
 # "loop" sends a pulse a second into stage's second input, and mon plays
 # it back on its second output into loop's input: the lag between what
 # loop played and what came back is the round trip JACK -> node -> network
-# -> node -> JACK, printed. Then box restarts: stage connects its port
+# -> node -> JACK, printed. Then JACK's buffer size changes under the
+# nodes (jack_bufsize 128, 512, 256) and truck hears the tone at each. Then box restarts: stage connects its port
 # again when it comes back, and truck hears the tone again. Then the JACK
 # server itself restarts: stage and mon register their ports again by
 # themselves, and truck hears the tone again.
@@ -23,44 +24,16 @@
 # itself stopped (lib.sh, stallmon_start).
 . "$(dirname "$0")/lib.sh"
 
-# Where the test is, with the time, so that a hang says where it stood.
-t_start=$(date +%s%N)
-step() { echo "+$(ms_since "$t_start") ms: $*"; }
-# stop_helper PID...: SIGTERM, and SIGKILL after 5 s for one that hangs
-# (a JACK client whose server went away may).
-stop_helper() {
-	local pid i
-	kill -TERM "$@" 2>/dev/null || true
-	for pid in "$@"; do
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-}
-
 command -v jackd >/dev/null || skip "jackd is not installed"
 : "${JACKCLIENT:?}"
 
-# A server of the tests' own (JACK_DEFAULT_SERVER names it for every
-# client), always of the same name: JACK keeps a small table of servers in
-# /dev/shm, and a name used again takes its old place (integration tests
-# run one at a time). 256-frame periods (5.3 ms): at 64 the dummy driver
-# missed cycles on this VM's hiccups of 1-2 ms, below what aoip-stallmon
-# counts as a stop of the machine.
+# A server of the tests' own (JACK_DEFAULT_SERVER names it for every client).
 export JACK_DEFAULT_SERVER=aoip-test JACK_NO_AUDIO_RESERVATION=1
 timeout 5 jack_lsp >/dev/null 2>&1 && skip "a JACK server named $JACK_DEFAULT_SERVER is running already"
-start_jackd() {
-	jackd -R -P 70 -d dummy -r 48000 -p 256 >>"$it_dir/jackd.log" 2>&1 &
-	jackd=$!
-	it_pids+=("$jackd")
-}
-step "starting jackd"
-start_jackd
-wait_until 10 timeout 3 jack_lsp || fail "jackd did not start"
-step "jackd is up; starting the test's JACK clients"
+it_step "starting jackd"
+jackd_start aoip-test
+jackd=$jackd_pid
+it_step "jackd is up; starting the test's JACK clients"
 
 # A JACK node sends a period (256 frames) of packets at once: a receive
 # latency of a few periods takes the bursts.
@@ -79,7 +52,7 @@ wait_until 10 sh -c 'timeout 3 jack_lsp | grep -q "^box:out$" && timeout 3 jack_
 	timeout 3 jack_lsp | grep -q "^loop:in$"' ||
 	fail "the test's JACK clients did not come up"
 
-step "starting stage, mon and truck"
+it_step "starting stage, mon and truck"
 node_conf stage "
 [input.box]
 type = jack
@@ -115,7 +88,7 @@ ctl mon route add stage/mic2 mon/phones2
 wait_until 20 clocks_locked truck 'locked\|slewing' || fail "truck's clock recovery does not lock"
 wait_until 20 clocks_locked mon 'locked\|slewing' || fail "mon's clock recovery does not lock"
 t_locked=$(ms_since "$t0")
-xruns() { ctl "$1" --json stats | tr -d ' \n' | grep -o '"xruns":[0-9]*' | cut -d: -f2; }
+xruns() { ctl "$1" --json stats | tr -d ' \n' | grep -o '"xruns":[0-9]*' | head -n 1 | cut -d: -f2; }
 x0=$(($(xruns stage) + $(xruns mon)))
 sleep 6
 x1=$(($(xruns stage) + $(xruns mon)))
@@ -123,8 +96,24 @@ ctl stage --json stats | tr -d ' \n' >"$it_dir/stage.json"
 ctl stage stats | grep '^jack:'
 t_measured=$(ms_since "$t0")
 
+# JACK's buffer size changes under the running nodes: half a period (stage
+# gathers two cycles a period), two periods (two periods a cycle), and
+# back. The tone goes on at truck, with no cycle played silent.
+it_step "JACK's buffer size: 128, 512, then 256 again"
+sizes=(128 512 256)
+t_size=()
+for size in "${sizes[@]}"; do
+	timeout 5 jack_bufsize "$size" >/dev/null || fail "jack_bufsize $size failed"
+	wait_until 5 sh -c "'$AOIPCTL' -s '$it_dir/stage.sock' --json stats | tr -d ' \n' |
+		grep -q '\"buffer_frames\":$size,'" || fail "stage did not see JACK's buffer size $size"
+	t_size+=("$(ms_since "$t0")")
+	sleep 2
+done
+ctl stage --json stats | tr -d ' \n' >"$it_dir/stage-sizes.json"
+ctl mon --json stats | tr -d ' \n' >"$it_dir/mon-sizes.json"
+
 # box goes away and comes back: stage connects to it again by itself.
-step "box goes away and comes back"
+it_step "box goes away and comes back"
 stop_helper "$box"
 sleep 0.5
 "$JACKCLIENT" box --play 997,-20 >>"$it_dir/box.log" 2>&1 &
@@ -138,11 +127,11 @@ ctl truck stats
 stop_helper "$rec" "$loop"
 
 # The server goes away and comes back; box does not outlive it.
-step "jackd goes away and comes back"
+it_step "jackd goes away and comes back"
 stop_helper "$jackd" "$box"
 sleep 1
-start_jackd
-wait_until 10 timeout 3 jack_lsp || fail "jackd did not start again"
+jackd_start aoip-test
+jackd=$jackd_pid
 wait_until 10 sh -c 'timeout 3 jack_lsp | grep -q "^aoip-stage:mic1$" && timeout 3 jack_lsp | grep -q "^aoip-mon:phones1$"' ||
 	fail "stage and mon did not come back to the JACK server"
 "$JACKCLIENT" box --play 997,-20 >>"$it_dir/box.log" 2>&1 &
@@ -180,8 +169,17 @@ rec_off=$(((t0 - t_rec) / 1000000))
 "$WAVCHECK" "$it_dir/truck.wav" --skip-ms $((t_back2 + 1500)) \
 	--channel 1 --freq 997 --level -20 --tol-db 0.1 ||
 	fail "truck does not hear box after the JACK server came back"
+for i in 0 1 2; do
+	"$WAVCHECK" "$it_dir/truck.wav" --skip-ms $((t_size[i] + 700)) --until-ms $((t_size[i] + 1900)) \
+		--channel 1 --freq 997 --level -20 --tol-db 0.1 ||
+		fail "truck does not hear the tone with JACK's buffer at ${sizes[i]} frames"
+done
+for f in stage-sizes mon-sizes; do
+	grep -q '"misfit_periods":0,' "$it_dir/$f.json" ||
+		fail "${f%-sizes} played cycles silent at other buffer sizes: $(cat "$it_dir/$f.json")"
+done
 # The round trip, from the pulses loop played and got back.
-lag=$("$WAVCHECK" "$it_dir/loop.wav" --skip-ms 2000 --delay 1,2 --tol-ms 100 --expect-ms 40 \
+lag=$("$WAVCHECK" "$it_dir/loop.wav" --skip-ms 2000 --until-ms $((rec_off + t_measured)) --delay 1,2 --tol-ms 100 --expect-ms 40 \
 	--json | tr -d ' \n' | grep -o '"lag_ms":[-0-9.e]*' | cut -d: -f2 | head -n 1)
 [ -n "$lag" ] || fail "no round trip measured from loop's recording"
 echo "round trip through JACK, stage, the network (15 ms receive latency) and mon: $lag ms" \

@@ -19,14 +19,27 @@ it_pids=()  # helpers (GStreamer, ...): stopped, their status ignored
 it_nodes=() # aoipd: each must exit 0 on SIGTERM (sanitizers report through it)
 it_name=$(basename "$0" .sh)
 
-it_cleanup() {
-	local rc=$? pid st
-	for pid in "${it_pids[@]}" "${it_nodes[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${it_pids[@]}"; do
+# stop_helper PID...: SIGTERM, and SIGKILL after 5 s for one that hangs
+# (a JACK client whose server went away may).
+stop_helper() {
+	local pid i
+	kill -TERM "$@" 2>/dev/null || true
+	for pid in "$@"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+}
+
+it_cleanup() {
+	local rc=$? pid st
+	for pid in "${it_nodes[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	stop_helper "${it_pids[@]}"
 	for pid in "${it_nodes[@]}"; do
 		st=0
 		wait "$pid" 2>/dev/null || st=$?
@@ -323,4 +336,37 @@ json_num() { tr -d ' \n' | grep -o "\"$1\":-\?[0-9.]*" | head -n 1 | cut -d: -f2
 # rss_kb PID
 rss_kb() {
 	sed -n 's/^VmRSS:\s*\([0-9]*\) kB/\1/p' "/proc/$1/status"
+}
+
+# Sound I/O tests (jack.sh, alsa.sh). it_step MESSAGE: where the test is,
+# with the time since it began, so that a hang says where it stood.
+it_t_start=$(date +%s%N)
+it_step() { echo "+$(ms_since "$it_t_start") ms: $*"; }
+
+# jackd_start SERVER [DUMMY OPTIONS...]: a JACK server of the tests' own
+# with its dummy driver, 48 kHz, 256-frame periods (5.3 ms: at 64 the dummy
+# driver missed cycles on this VM's hiccups of 1-2 ms, below what
+# aoip-stallmon counts as a stop of the machine), real-time; waits until it
+# answers. Sets jackd_pid. A server name used again takes its old place in
+# JACK's table in /dev/shm (integration tests run one at a time). The
+# dummy driver's cycles keep to the system clock.
+jackd_start() {
+	local server=$1
+	shift
+	JACK_DEFAULT_SERVER=$server JACK_NO_AUDIO_RESERVATION=1 \
+		jackd -n "$server" -R -P 70 -d dummy -r 48000 -p 256 "$@" >>"$it_dir/jackd-$server.log" 2>&1 &
+	jackd_pid=$!
+	it_pids+=("$jackd_pid")
+	JACK_DEFAULT_SERVER=$server wait_until 10 timeout 3 jack_lsp ||
+		fail "jackd $server did not start"
+}
+
+# jack_has SERVER PORT...: every PORT is on SERVER's graph.
+jack_has() {
+	local server=$1 ports p
+	shift
+	ports=$(JACK_DEFAULT_SERVER=$server timeout 3 jack_lsp) || return 1
+	for p in "$@"; do
+		grep -qx "$p" <<<"$ports" || return 1
+	done
 }

@@ -425,6 +425,49 @@ static void stats_show_the_jack_client(void **state)
                     "(looked for every second), 12 periods of another length played silent\n");
 }
 
+static void stats_show_the_sound_devices(void **state)
+{
+    (void)state;
+    assert_rendered(
+        aoipctl_render_stats,
+        "{'flows': [], 'dropped': {}, 'devices': ["
+        "{'name': 'desk', 'kind': 'input', 'type': 'alsa', 'device': 'hw:1,0', 'clock': true,"
+        " 'online': true, 'period_frames': 48, 'xruns': 1, 'format': 'S32_LE', 'access': 'mmap',"
+        " 'periods': 2, 'ratio': 1.0},"
+        "{'name': 'phones', 'kind': 'output', 'type': 'jack', 'device': 'aoip-truck',"
+        " 'clock': false, 'online': false, 'period_frames': 256, 'xruns': 0, 'ratio': 1.000125,"
+        " 'ppm': 125.04, 'level_ms': 7.31, 'target_ms': 7.33, 'underruns': 2, 'overruns': 0,"
+        " 'restarts': 2, 'clock_state': 'locked'}]}",
+        &plain,
+        "no flows\n"
+        "device input desk (alsa hw:1,0): 48-frame periods x2, S32_LE mmap, the node's clock, 1 "
+        "xruns\n"
+        "device output phones (jack aoip-truck): 256-frame periods, ratio 1.000125 (+125.0 ppm, "
+        "locked), buffer 7.31 ms of 7.33, 2 underruns, 0 overruns, 0 xruns, offline (looked for "
+        "every second)\n");
+}
+
+static void status_names_a_device_clock(void **state)
+{
+    (void)state;
+    assert_rendered(aoipctl_render_status,
+                    "{'name': 'deck', 'sample_rate': 48000, 'period_us': 5333, "
+                    "'period_frames': 256, 'media_clock': 'desk', 'latency_us': 3000, "
+                    "'packet_us': 1000}",
+                    &plain,
+                    "node       deck\n"
+                    "id         -\n"
+                    "version    -\n"
+                    "uptime     -\n"
+                    "clock      48 kHz, period 5.333 ms (256 frames), the clock of desk\n"
+                    "latency    3 ms\n"
+                    "encoding   -, 1 ms packets\n"
+                    "channels   - sources, - destinations\n"
+                    "routes     -\n"
+                    "flows      -\n"
+                    "peers      -\n");
+}
+
 static void stats_without_flows_or_drops_says_so(void **state)
 {
     (void)state;
@@ -1791,6 +1834,8 @@ int main(void)
         cmocka_unit_test(stats_multicast_flow_says_how_many_joined),
         cmocka_unit_test(stats_without_flows_or_drops_says_so),
         cmocka_unit_test(stats_show_the_jack_client),
+        cmocka_unit_test(stats_show_the_sound_devices),
+        cmocka_unit_test(status_names_a_device_clock),
         cmocka_unit_test(stats_say_what_is_sealed_and_what_was_refused),
         cmocka_unit_test(meter_table_reads_null_as_minus_infinity),
         cmocka_unit_test(meter_on_a_terminal_draws_rms_bar_and_peak_mark),

@@ -632,21 +632,21 @@ static void missing_type_is_refused(void **state)
 {
     (void)state;
     expect_error("[node]\n\n[input.mics]\nchannels = 2\n\n[bus.b]\nchannels = 1\n",
-                 "node.conf:3: [input.mics] has no 'type' (tone, wav, rtp or jack)");
+                 "node.conf:3: [input.mics] has no 'type' (tone, wav, rtp, jack or alsa)");
 }
 
 static void missing_type_in_last_section_is_refused(void **state)
 {
     (void)state;
     expect_error("[output.rec]\n",
-                 "node.conf:1: [output.rec] has no 'type' (wav, null, rtp or jack)");
+                 "node.conf:1: [output.rec] has no 'type' (wav, null, rtp, jack or alsa)");
 }
 
 static void type_of_other_kind_is_refused(void **state)
 {
     (void)state;
     expect_error("[input.x]\ntype = null\n",
-                 "node.conf:2: type of [input.x] must be tone, wav, rtp or jack, not 'null'");
+                 "node.conf:2: type of [input.x] must be tone, wav, rtp, jack or alsa, not 'null'");
 }
 
 static void missing_channels_is_refused(void **state)
@@ -1292,6 +1292,77 @@ static void jack_sections(void **state)
                  "node.conf:3: key 'connect' does not apply to type tone in [input.a]");
 }
 
+/* type = alsa: a device, its period (the node's unless given) and periods,
+ * a format; [node] clock names the device that is the media clock. */
+static void alsa_sections_and_clock(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    parse_ok(&cfg,
+             "[node]\nperiod_us = 2000\n[input.line]\ntype = alsa\ndevice = hw:1,0\n"
+             "channels = 2\n[output.mon]\ntype = alsa\ndevice = plug:x\nperiod_us = 500\n"
+             "periods = 4\nformat = S24_3LE\nchannels = 2\n[input.t]\ntype = tone\nchannels = 1\n");
+    assert_int_equal(cfg.ios[0].type, CFG_TYPE_ALSA);
+    assert_string_equal(cfg.ios[0].device, "hw:1,0");
+    assert_int_equal(cfg.ios[0].period_us, 2000);
+    assert_int_equal(cfg.ios[0].periods, 2);
+    assert_false(cfg.ios[0].has_format);
+    assert_int_equal(cfg.ios[1].period_us, 500);
+    assert_int_equal(cfg.ios[1].periods, 4);
+    assert_true(cfg.ios[1].has_format);
+    assert_int_equal(cfg.ios[1].format, AOIP_DEV_S24_3LE);
+    /* The first device is the clock unless [node] says otherwise. */
+    assert_string_equal(cfg.clock, "line");
+    assert_true(cfg.ios[0].clock);
+    assert_false(cfg.ios[1].clock);
+    assert_false(cfg.ios[2].clock);
+    cfg_free(&cfg);
+    parse_ok(&cfg, "[node]\nclock = mon\n[input.line]\ntype = alsa\ndevice = a\nchannels = 1\n"
+                   "[output.mon]\ntype = alsa\ndevice = b\nchannels = 1\n");
+    assert_int_equal(cfg.ios[1].periods, 3);
+    assert_false(cfg.ios[0].clock);
+    assert_true(cfg.ios[1].clock);
+    cfg_free(&cfg);
+    /* A JACK clock is every jack section's; the system clock is nobody's. */
+    parse_ok(&cfg,
+             "[node]\nclock = b\n[input.a]\ntype = alsa\ndevice = a\nchannels = 1\n[input.b]\n"
+             "type = jack\nchannels = 1\nserver = studio\n[output.c]\ntype = jack\nchannels = 1\n");
+    assert_false(cfg.ios[0].clock);
+    assert_true(cfg.ios[1].clock);
+    assert_true(cfg.ios[2].clock);
+    assert_string_equal(cfg.ios[2].server, "studio");
+    cfg_free(&cfg);
+    parse_ok(&cfg, "[node]\nclock = system\n[input.a]\ntype = alsa\ndevice = a\nchannels = 1\n");
+    assert_false(cfg.ios[0].clock);
+    cfg_free(&cfg);
+    parse_ok(&cfg, "[input.t]\ntype = tone\nchannels = 1\n");
+    assert_string_equal(cfg.clock, "system");
+    cfg_free(&cfg);
+
+    expect_error("[input.a]\ntype = alsa\nchannels = 1\n",
+                 "node.conf:1: [input.a] of type alsa needs a device (hw:CARD,DEV or a PCM name)");
+    expect_error("[node]\nclock = t\n[input.t]\ntype = tone\nchannels = 1\n",
+                 "node.conf:2: clock 't' is not a jack or alsa input or output of this node, nor "
+                 "'system'");
+    expect_error("[node]\nclock = x\n[input.x]\ntype = alsa\ndevice = a\nchannels = 1\n[output.x]\n"
+                 "type = alsa\ndevice = b\nchannels = 1\n",
+                 "node.conf:2: clock 'x' names both [input.x] and [output.x]: rename one");
+    expect_error("[input.a]\ntype = alsa\ndevice = a\nchannels = 1\nformat = s20\n",
+                 "node.conf:5: format must be s32, s24_3le, s24, s16 or float, not 's20'");
+    expect_error("[input.a]\ntype = alsa\ndevice = a\nchannels = 1\nperiods = 1\n",
+                 "node.conf:5: periods must be 2..32, not '1'");
+    expect_error("[node]\nsample_rate = 44100\nperiod_us = 10000\n[input.a]\ntype = alsa\ndevice = "
+                 "a\nchannels = 1\n"
+                 "period_us = 1000\n",
+                 "node.conf:8: period_us 1000 is not a whole number of frames at 44100 Hz");
+    expect_error("[input.a]\ntype = jack\nserver = x\nchannels = 1\n[input.b]\ntype = "
+                 "jack\nchannels = 1\nserver = y\n",
+                 "node.conf:8: server 'y' is not the node's JACK server 'x' (line 3): a node is "
+                 "one JACK client");
+    expect_error("[input.a]\ntype = jack\ndevice = x\nchannels = 1\n",
+                 "node.conf:3: key 'device' does not apply to type jack in [input.a]");
+}
+
 static void opus_frames_fit_the_rate(void **state)
 {
     (void)state;
@@ -1804,6 +1875,7 @@ int main(void)
         cmocka_unit_test(keys_of_another_kind_say_where_they_belong),
         cmocka_unit_test(opus_frames_fit_the_rate),
         cmocka_unit_test(jack_sections),
+        cmocka_unit_test(alsa_sections_and_clock),
         cmocka_unit_test(static_payload_type_is_not_opus),
         cmocka_unit_test(sdp_of_opus_describes_an_opus_input),
         cmocka_unit_test(inline_comments_are_stripped),

@@ -128,6 +128,8 @@ enum aoip_clock_state {
     AOIP_CLOCK_LOCKED = 3,  /* the level held at the target */
 };
 AOIP_API AOIP_RT enum aoip_clock_state aoip_clock_get_state(const struct aoip_clock *c);
+/* "idle", "locking", "slewing", "locked"; "idle" for anything else. */
+AOIP_API const char *aoip_clock_state_name(int state);
 
 /* The estimate: the sender's clock against ours, in ppm. */
 AOIP_API AOIP_RT double aoip_clock_ppm(const struct aoip_clock *c);
