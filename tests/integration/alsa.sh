@@ -16,7 +16,7 @@
 #    stage/tone1, and plays stage/tone1 into recb on its ALSA output feed1
 #    (through a plug PCM, format = s24_3le), bridged to the card's clock.
 #
-# Over a minute (20 s under the sanitizers, which check memory, not time)
+# Over a minute (10 s under the sanitizers, which check memory, not time)
 # every recording is its tone at its level with no glitch: truck's (the
 # card -> stage's clock inside stage, then the network; the card as deck's
 # clock, then the network) and recb's (the network, then truck's clock ->
@@ -41,7 +41,7 @@ B=aoip-test-b
 export JACK_NO_AUDIO_RESERVATION=1
 JACK_DEFAULT_SERVER=$B timeout 5 jack_lsp >/dev/null 2>&1 &&
 	skip "a JACK server named $B is running already"
-if [ -n "${AOIP_SANITIZED:-}" ]; then measure_s=20; else measure_s=60; fi
+if [ -n "${AOIP_SANITIZED:-}" ]; then measure_s=10; else measure_s=60; fi
 
 it_step "starting the card: JACK server $B"
 jackd_start $B
@@ -115,6 +115,11 @@ ctl truck route add stage/line1 truck/ch1
 ctl truck route add deck/in1 truck/ch2
 ctl truck route add stage/tone1 truck/ch3
 ctl truck route add stage/tone1 truck/feed1
+# Device channels are channels like any other, seen from every node.
+ctl truck channels >"$it_dir/channels.txt"
+for c in stage/line1 deck/in1 truck/feed1; do
+	grep -q "$c" "$it_dir/channels.txt" || fail "aoipctl channels at truck does not list $c"
+done
 ctl stage stats
 ctl deck stats
 

@@ -18,10 +18,10 @@
 # the same run; each such stop excuses STALL_GAP_MS of the recording.
 . "$(dirname "$0")/lib.sh"
 
-seconds=${AOIP_SKEW_SECONDS:-40}
+seconds=${AOIP_SKEW_SECONDS:-32}
 # Under the sanitizers the same checks, over half the time.
 if [ -n "${AOIP_SANITIZED:-}" ]; then
-	seconds=${AOIP_SKEW_SECONDS:-28}
+	seconds=${AOIP_SKEW_SECONDS:-22}
 fi
 settle=15 # seconds to lock (the fast start takes 2-3), then measure
 

@@ -2,19 +2,16 @@
 # latency = auto across a network with real delay and jitter: stage's host
 # holds every UDP packet it sends for 1 to 3 ms (aoip-impair on an NFQUEUE
 # rule, seeded, reordering allowed), truck starts with a target far too low
-# (1 ms) and must find one that covers the network: after it settled, a
-# half minute with no late packet and no concealed frame, at a target that is
+# (1 ms) and must find one that covers the network: after it settled, 20 s
+# with no late packet and no concealed frame, at a target that is
 # above the jitter but not wasteful, and a recording with no gap.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lab_lib.sh"
 
 settle=15
-# Half a minute at a time, up to three times: this VM's host stops it a few
-# times a minute (below), and a shorter window is likelier to be clean.
-seconds=30
-if [ -n "${AOIP_SANITIZED:-}" ]; then
-	seconds=25
-fi
+# 20 s at a time, up to three times: this VM's host stops it a few times a
+# minute (below), and a shorter window is likelier to be clean.
+seconds=20
 
 lab_up 2
 # The emulated network keeps its own time: SCHED_FIFO above the daemons'
@@ -41,7 +38,7 @@ sample() {
 			END { print l + 0, c + 0, r + 0, t, b }'
 }
 sleep "$settle"
-# Half a minute of no late packet, judged against the machine: this VM's host
+# 20 s of no late packet, judged against the machine: this VM's host
 # stops its CPUs for 2-15 ms now and then (tests/support/stallmon.c), which
 # delays the sender's and the impairment's packets beyond any network the
 # test sets up. A window in which that happened and packets came late is

@@ -17,6 +17,10 @@
 . "$(dirname "$0")/lab_lib.sh"
 
 seconds=20
+# Under the sanitizers the same checks over less time.
+if [ -n "${AOIP_SANITIZED:-}" ]; then
+	seconds=12
+fi
 lab_up 2
 lab impair "$lab_name" 1 --udp-only --delay-ms 5 --jitter-ms 2 --loss 0.1 --seed 11 \
 	--rt-priority 70 >/dev/null || fail "lab impair failed"
