@@ -107,11 +107,14 @@ static int dev_open(struct alsa_dev *d, uint32_t want, bool want_exact, char *er
     snd_pcm_sw_params_alloca(&sw);
     snd_pcm_hw_params_any(d->pcm, hw);
 
-    d->mmap = snd_pcm_hw_params_test_access(d->pcm, hw, SND_PCM_ACCESS_MMAP_INTERLEAVED) == 0;
+    /* mmap where the device offers it, unless access = says which. */
+    d->mmap = io->access == CFG_ACCESS_MMAP ||
+              (io->access == CFG_ACCESS_AUTO &&
+               snd_pcm_hw_params_test_access(d->pcm, hw, SND_PCM_ACCESS_MMAP_INTERLEAVED) == 0);
     rc = snd_pcm_hw_params_set_access(
         d->pcm, hw, d->mmap ? SND_PCM_ACCESS_MMAP_INTERLEAVED : SND_PCM_ACCESS_RW_INTERLEAVED);
     if (rc < 0) {
-        what = "interleaved access";
+        what = d->mmap ? "interleaved mmap access" : "interleaved read and write access";
         goto fail;
     }
     /* The format asked for, or the first the device takes of these. */

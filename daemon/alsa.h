@@ -4,9 +4,9 @@
  * Each alsa section is one PCM (device = hw:CARD,DEV or any ALSA PCM
  * name), capture for an input, playback for an output, opened with the
  * node's rate and the section's channels, period (period_us) and periods,
- * mmap access where the device offers it, and the sample format the
- * device prefers (S32, S24_3LE, S24, S16, float, in that order) unless
- * format names one: converted once, at the device (aoip/devfmt.h).
+ * mmap access where the device offers it (access = mmap or rw insists on
+ * one), and the sample format the device prefers (S32, S24_3LE, S24, S16, float, in that order)
+ * unless format names one: converted once, at the device (aoip/devfmt.h).
  *
  * Each device has a real-time thread of its own that waits on it. The one
  * that is the node's media clock ([node] clock) runs the node's periods:

@@ -162,6 +162,7 @@ enum io_key {
     IK_PERIOD_US,
     IK_PERIODS,
     IK_FORMAT,
+    IK_ACCESS,
     IK_COUNT
 };
 
@@ -213,6 +214,7 @@ static const struct {
     [IK_PERIOD_US] = { "period_us", W_ALSA },
     [IK_PERIODS] = { "periods", W_ALSA },
     [IK_FORMAT] = { "format", W_ALSA },
+    [IK_ACCESS] = { "access", W_ALSA },
 };
 
 /* What the checks need to know about an io section beyond struct cfg_io. */
@@ -1260,6 +1262,15 @@ static int io_key(struct parser *p, const char *key, const char *v)
                         QUOTE_MAX, v);
         io->has_format = true;
         return 0;
+    case IK_ACCESS: {
+        static const char *const words[] = { "auto", "mmap", "rw" };
+        static const int vals[] = { CFG_ACCESS_AUTO, CFG_ACCESS_MMAP, CFG_ACCESS_RW };
+        int c;
+        if (parse_choice(p, key, v, words, vals, 3, &c) < 0)
+            return -1;
+        io->access = (enum cfg_access)c;
+        return 0;
+    }
     default:
         return -1;
     }

@@ -83,6 +83,15 @@ enum cfg_wave {
     CFG_WAVE_PULSE, /* one full-scale sample a second, for latency measurement */
 };
 
+/* How an ALSA device's buffer is reached: mmap where it offers it (auto),
+ * or only that way, or through read and write calls (rw: for drivers whose
+ * mmap is broken, or plugins without it). */
+enum cfg_access {
+    CFG_ACCESS_AUTO,
+    CFG_ACCESS_MMAP,
+    CFG_ACCESS_RW,
+};
+
 /* An [input.X], [output.X] or [bus.X] section. */
 struct cfg_io {
     enum cfg_io_kind kind;
@@ -123,13 +132,14 @@ struct cfg_io {
 
     /* type = alsa: the PCM ("hw:CARD,DEV" or any ALSA PCM name), its period
      * (default the node's period_us) and periods in its buffer (default 2 for
-     * capture, 3 for playback), and the sample format: the device's
-     * preference among S32, S24_3LE, S24, S16 and float unless given. */
+     * capture, 3 for playback), the sample format (the device's preference
+     * among S32, S24_3LE, S24, S16 and float unless given) and access. */
     char device[CFG_PATH_MAX];
     uint32_t period_us;
     unsigned periods;
     bool has_format;
     enum aoip_dev_format format;
+    enum cfg_access access;
 
     /* jack and alsa: this section's device is the node's media clock
      * ([node] clock; for jack, every jack section of the node is). */

@@ -377,7 +377,7 @@ static AOIP_RT void render_inputs(struct engine *e)
         else if (in->kind == INPUT_WAV)
             render_wav(e, in);
         else if (in->kind == INPUT_BRIDGED)
-            aoip_bridge_pull(in->bridge, in->bufs, e->cfg.period_frames, e->cycle_ns);
+            aoip_bridge_pull(in->bridge, in->bufs, e->cfg.period_frames, e->period_ns);
     }
 }
 
@@ -476,7 +476,7 @@ static AOIP_RT void render_outputs(struct engine *e)
     for (unsigned o = 0; o < e->n_outputs; o++) {
         struct engine_output *out = &e->outputs[o];
         if (out->kind == OUTPUT_BRIDGED)
-            aoip_bridge_push(out->bridge, out->bufs, frames, e->cycle_ns);
+            aoip_bridge_push(out->bridge, out->bufs, frames, e->period_ns);
         if (out->kind != OUTPUT_WAV)
             continue;
         for (unsigned ch = 0; ch < out->channels; ch++) {
@@ -697,8 +697,12 @@ static AOIP_RT void engine_cycle(struct engine *e)
 {
     int64_t wall = engine_wall_ns();
 
-    e->cycle_ns = engine_mono_ns();
-    e->wall_to_mono = e->cycle_ns - wall;
+    e->wall_to_mono = engine_mono_ns() - wall;
+    /* This period's place on the media clock, not when the thread woke: a
+     * bridge's clock recovery reads the node's clock from it, and a late
+     * wake-up (or the periods run back to back after one) is no drift. */
+    e->period_ns = e->clock_t0_ns +
+                   (int64_t)llround((double)e->period_count * e->cfg.period_frames * e->frame_ns);
 
     take_plan(e);
     apply_commands(e);

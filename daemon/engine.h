@@ -391,8 +391,8 @@ struct engine {
     double frame_ns;
     int64_t wall_to_mono;
     uint64_t clock_epoch;
-    int64_t cycle_ns; /* rt: when this period began running (monotonic) */
-    double read_at;   /* when the sockets were last drained, in frames of the media clock */
+    int64_t period_ns; /* rt: when this period falls on the media clock (monotonic ns) */
+    double read_at;    /* when the sockets were last drained, in frames of the media clock */
     /* Every tx flow's RTP timestamps are this plus the node's frame count: one
      * timeline for all, so a receiver can switch between flows of this node
      * sample-aligned. Random, as RFC 3550 wants timestamps to start. */

@@ -11,7 +11,8 @@
 #  - stage: on its own clock (clock = system), a 997 Hz tone at -20 dBFS
 #    as tone1, and an ALSA input line1 from src (float, the plugin's own
 #    format), on the card's clock and bridged to stage's.
-#  - deck: a node whose clock is its ALSA input (src, S32 through plug).
+#  - deck: a node whose clock is its ALSA input (src, S32 through plug,
+#    read with snd_pcm_readi: access = rw).
 #  - truck: on its own clock; records stage/line1, deck/in1 and
 #    stage/tone1, and plays stage/tone1 into recb on its ALSA output feed1
 #    (through a plug PCM, format = s24_3le), bridged to the card's clock.
@@ -91,6 +92,7 @@ node_conf deck "
 [input.in]
 type = alsa
 device = deck_in
+access = rw
 channels = 1
 names = in1
 "
@@ -179,15 +181,24 @@ near() { awk -v p="$1" -v t="$2" 'BEGIN { exit !(p > t - 15 && p < t + 15) }'; }
 r=$(ratio_ppm "$line")
 echo "stage: line1's bridge runs the card against stage's clock at $r ppm, estimates" \
 	"$(json_num ppm <<<"$line") ppm (stage's clock_skew_ppm: -150)"
-near "$r" -150 || fail "line1's bridge runs at $r ppm, not about -150"
+# The ratios are judged where the machine did not stop: a stop of the
+# machine starves a bridge (an underrun), which starts its clock recovery
+# over, and its ratio is then on its way back for a while; nor under the
+# sanitizers, whose short soak may end with a bridge still slewing its
+# level. Either way they are said.
+judge_near() {
+	near "$1" "$2" || [ -n "${AOIP_SANITIZED:-}" ] || [ "$stalls" -gt 0 ] ||
+		fail "$3 runs at $1 ppm, not about $2"
+}
+judge_near "$r" -150 "line1's bridge"
 r=$(ratio_ppm "$feed")
 echo "truck: feed1's bridge runs truck's clock against the card's at $r ppm, estimates" \
 	"$(json_num ppm <<<"$feed") ppm (truck's clock_skew_ppm: -100)"
-near "$r" -100 || fail "feed1's bridge runs at $r ppm, not about -100"
+judge_near "$r" -100 "feed1's bridge"
 grep -q '"format":"FLOAT_LE","access":"mmap"' <<<"$line" || fail "line1 is not float with mmap: $line"
 grep -q '"format":"S24_3LE"' <<<"$feed" || fail "feed1 did not take format = s24_3le: $feed"
-grep -q '"name":"in".*"format":"S32_LE".*"clock":true\|"name":"in".*"clock":true.*"format":"S32_LE"' \
-	"$it_dir/deck.json" || fail "deck's input is not its clock at S32: $(cat "$it_dir/deck.json")"
+grep -q '"name":"in".*"clock":true.*"format":"S32_LE","access":"rw"' "$it_dir/deck.json" ||
+	fail "deck's input is not its clock at S32 with rw access: $(cat "$it_dir/deck.json")"
 
 check() { # FILE CHANNEL FREQ SKIP_MS UNTIL_MS WHAT [OPTIONS]
 	"$WAVCHECK" "$1" --channel "$2" --freq "$3" --level -20 --tol-db 0.1 --skip-ms "$4" \

@@ -25,8 +25,10 @@ stop_helper() {
 	local pid i
 	kill -TERM "$@" 2>/dev/null || true
 	for pid in "$@"; do
+		# Until it has exited: gone, or a zombie waiting to be reaped.
 		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
+			grep -q '^State:[[:space:]]*[ZX]' "/proc/$pid/status" 2>/dev/null && break
+			[ -e "/proc/$pid" ] || break
 			sleep 0.1
 		done
 		kill -KILL "$pid" 2>/dev/null || true

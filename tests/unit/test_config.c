@@ -1298,10 +1298,10 @@ static void alsa_sections_and_clock(void **state)
 {
     (void)state;
     struct cfg cfg;
-    parse_ok(&cfg,
-             "[node]\nperiod_us = 2000\n[input.line]\ntype = alsa\ndevice = hw:1,0\n"
-             "channels = 2\n[output.mon]\ntype = alsa\ndevice = plug:x\nperiod_us = 500\n"
-             "periods = 4\nformat = S24_3LE\nchannels = 2\n[input.t]\ntype = tone\nchannels = 1\n");
+    parse_ok(&cfg, "[node]\nperiod_us = 2000\n[input.line]\ntype = alsa\ndevice = hw:1,0\n"
+                   "channels = 2\n[output.mon]\ntype = alsa\ndevice = plug:x\nperiod_us = 500\n"
+                   "periods = 4\nformat = S24_3LE\naccess = rw\nchannels = 2\n[input.t]\ntype = "
+                   "tone\nchannels = 1\n");
     assert_int_equal(cfg.ios[0].type, CFG_TYPE_ALSA);
     assert_string_equal(cfg.ios[0].device, "hw:1,0");
     assert_int_equal(cfg.ios[0].period_us, 2000);
@@ -1311,6 +1311,8 @@ static void alsa_sections_and_clock(void **state)
     assert_int_equal(cfg.ios[1].periods, 4);
     assert_true(cfg.ios[1].has_format);
     assert_int_equal(cfg.ios[1].format, AOIP_DEV_S24_3LE);
+    assert_int_equal(cfg.ios[0].access, CFG_ACCESS_AUTO);
+    assert_int_equal(cfg.ios[1].access, CFG_ACCESS_RW);
     /* The first device is the clock unless [node] says otherwise. */
     assert_string_equal(cfg.clock, "line");
     assert_true(cfg.ios[0].clock);
