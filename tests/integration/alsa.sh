@@ -200,18 +200,25 @@ grep -q '"format":"S24_3LE"' <<<"$feed" || fail "feed1 did not take format = s24
 grep -q '"name":"in".*"clock":true.*"format":"S32_LE","access":"rw"' "$it_dir/deck.json" ||
 	fail "deck's input is not its clock at S32 with rw access: $(cat "$it_dir/deck.json")"
 
+# A stop of the machine costs more on the paths through the card than on
+# the network: the dummy driver, a timer in user space, loses the cycles the
+# stop took (a sound card's crystal would not), so the card's side of the
+# recording steps back by as much, and the receiving clock recovery slews
+# it back over seconds, faster than wavcheck takes for a bend. Those paths
+# are excused a second a stop; with no stop they are as strict as the rest.
+card_gaps="--gaps-allowed-ms $((stalls * 1000))"
 check() { # FILE CHANNEL FREQ SKIP_MS UNTIL_MS WHAT [OPTIONS]
 	"$WAVCHECK" "$1" --channel "$2" --freq "$3" --level -20 --tol-db 0.1 --skip-ms "$4" \
 		--until-ms "$5" "${@:7}" || fail "$6"
 }
 check "$it_dir/truck.wav" 1 440 "$t_locked" "$t_measured" "truck's stage/line1 (the card via stage's bridge)" \
-	$gaps_allowed --gap-threshold-db -60
+	$card_gaps --gap-threshold-db -60
 check "$it_dir/truck.wav" 2 440 "$t_locked" "$t_measured" "truck's deck/in1 (deck on the card's clock)" \
-	$gaps_allowed --gap-threshold-db -60
+	$card_gaps --gap-threshold-db -60
 check "$it_dir/truck.wav" 3 997 "$t_locked" "$t_measured" "truck's stage/tone1" \
 	$gaps_allowed --gap-threshold-db -60
 check "$it_dir/recb.wav" 1 997 $((rec_off + t_locked)) $((rec_off + t_measured)) \
-	"what truck played into the card through feed1" $gaps_allowed --gap-threshold-db -60
+	"what truck played into the card through feed1" $card_gaps --gap-threshold-db -60
 check "$it_dir/truck.wav" 1 440 $((t_back + 1500)) $((t_back + 3500)) \
 	"truck does not hear stage/line1 after the card came back"
 check "$it_dir/truck.wav" 2 440 $((t_back + 1500)) $((t_back + 3500)) \

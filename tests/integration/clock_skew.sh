@@ -18,7 +18,7 @@
 # the same run; each such stop excuses STALL_GAP_MS of the recording.
 . "$(dirname "$0")/lib.sh"
 
-seconds=${AOIP_SKEW_SECONDS:-32}
+seconds=${AOIP_SKEW_SECONDS:-40}
 # Under the sanitizers the same checks, over half the time.
 if [ -n "${AOIP_SANITIZED:-}" ]; then
 	seconds=${AOIP_SKEW_SECONDS:-22}
