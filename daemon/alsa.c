@@ -142,9 +142,7 @@ static int dev_open(struct alsa_dev *d, uint32_t want, bool want_exact, char *er
         snd_pcm_hw_params_get_channels_max(hw, &hi);
         snprintf(err, errlen, "%s %s: ALSA device %s has %u..%u channels, not %u",
                  d->input ? "input" : "output", io->name, io->device, lo, hi, io->channels);
-        snd_pcm_close(d->pcm);
-        d->pcm = NULL;
-        return -1;
+        goto close;
     }
     snd_pcm_hw_params_set_rate_resample(d->pcm, hw, 0);
     if ((rc = snd_pcm_hw_params_set_rate(d->pcm, hw, rate, 0)) < 0) {
@@ -172,17 +170,13 @@ static int dev_open(struct alsa_dev *d, uint32_t want, bool want_exact, char *er
     if (want_exact && period != want) {
         snprintf(err, errlen, "%s %s: ALSA device %s came back with %lu-frame periods, not %u",
                  d->input ? "input" : "output", io->name, io->device, (unsigned long)period, want);
-        snd_pcm_close(d->pcm);
-        d->pcm = NULL;
-        return -1;
+        goto close;
     }
     if (period > AOIP_RESAMPLE_MAX_FRAMES || buffer < 2 * period) {
         snprintf(err, errlen, "%s %s: ALSA device %s gives %lu-frame periods in %lu frames",
                  d->input ? "input" : "output", io->name, io->device, (unsigned long)period,
                  (unsigned long)buffer);
-        snd_pcm_close(d->pcm);
-        d->pcm = NULL;
-        return -1;
+        goto close;
     }
     d->period = (uint32_t)period;
     d->buffer = (uint32_t)buffer;
@@ -203,6 +197,7 @@ static int dev_open(struct alsa_dev *d, uint32_t want, bool want_exact, char *er
 fail:
     snprintf(err, errlen, "%s %s: ALSA device %s refused %s: %s", d->input ? "input" : "output",
              io->name, io->device, what, snd_strerror(rc));
+close:
     snd_pcm_close(d->pcm);
     d->pcm = NULL;
     return -1;
@@ -444,15 +439,8 @@ int alsa_add_io(struct node *n, const struct cfg_io *io, struct engine_input *in
             d = &n->alsa->devs[i];
     d->in = in;
     d->out = out;
-    if (d->clock) {
-        if (in)
-            in->kind = INPUT_DIRECT;
-        else
-            out->kind = OUTPUT_DIRECT;
-    } else if (in ? io_bridge_input(n, in, d->period, err, errlen)
-                  : io_bridge_output(n, out, d->period, err, errlen)) {
+    if (io_device_attach(n, in, out, d->clock, d->period, err, errlen) < 0)
         return -1;
-    }
     if (dev_buffers(d) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -383,49 +383,43 @@ int io_init(struct node *n, char *err, size_t errlen)
     return 0;
 }
 
-/* The bridge's planar buffers on the engine's side: its slots or destinations. */
-static int bridge_of(struct node *n, struct aoip_bridge **bridge, unsigned channels, bool input,
+int io_device_attach(struct node *n, struct engine_input *in, struct engine_output *out, bool clock,
                      uint32_t device_frames, char *err, size_t errlen)
 {
+    bool input = in != NULL;
+    unsigned channels = input ? in->channels : out->channels;
+
+    if (clock) {
+        if (input)
+            in->kind = INPUT_DIRECT;
+        else
+            out->kind = OUTPUT_DIRECT;
+        return 0;
+    }
+    /* The bridge's buffers on the engine's side: the slots or destinations. */
+    float **bufs = calloc(channels, sizeof(float *));
     struct aoip_bridge_config bc = { .channels = channels,
                                      .sample_rate = n->cfg->sample_rate,
                                      .push_frames = input ? device_frames : n->period_frames,
                                      .pull_frames = input ? n->period_frames : device_frames };
-    *bridge = aoip_bridge_new(&bc);
-    if (!*bridge) {
+    struct aoip_bridge *bridge = aoip_bridge_new(&bc);
+    if (input) {
+        in->kind = INPUT_BRIDGED;
+        in->bufs = bufs;
+        in->bridge = bridge;
+    } else {
+        out->kind = OUTPUT_BRIDGED;
+        out->bufs = (const float **)bufs;
+        out->bridge = bridge;
+    }
+    if (!bufs || !bridge) {
         snprintf(err, errlen, "a bridge of %u channels, %u-frame device periods: out of memory",
                  channels, device_frames);
         return -1;
     }
+    for (unsigned c = 0; c < channels; c++)
+        bufs[c] = input ? n->engine.src[in->first_slot + c] : n->engine.dst[out->first_dst + c];
     return 0;
-}
-
-int io_bridge_input(struct node *n, struct engine_input *in, uint32_t device_frames, char *err,
-                    size_t errlen)
-{
-    in->kind = INPUT_BRIDGED;
-    in->bufs = calloc(in->channels, sizeof(float *));
-    if (!in->bufs) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (unsigned c = 0; c < in->channels; c++)
-        in->bufs[c] = n->engine.src[in->first_slot + c];
-    return bridge_of(n, &in->bridge, in->channels, true, device_frames, err, errlen);
-}
-
-int io_bridge_output(struct node *n, struct engine_output *out, uint32_t device_frames, char *err,
-                     size_t errlen)
-{
-    out->kind = OUTPUT_BRIDGED;
-    out->bufs = calloc(out->channels, sizeof(float *));
-    if (!out->bufs) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (unsigned c = 0; c < out->channels; c++)
-        out->bufs[c] = n->engine.dst[out->first_dst + c];
-    return bridge_of(n, &out->bridge, out->channels, false, device_frames, err, errlen);
 }
 
 void io_device_json(const struct node *n, const struct device_stats *ds, json_t *list)

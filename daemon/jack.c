@@ -333,12 +333,9 @@ int jack_add_io(struct node *n, const struct cfg_io *io, struct engine_input *in
     uint32_t first = input ? in->first_slot : out->first_dst;
     unsigned first_port = input ? j->n_in : j->n_out;
 
-    if (j->clock) {
-        if (input)
-            in->kind = INPUT_DIRECT;
-        else
-            out->kind = OUTPUT_DIRECT;
-    } else {
+    if (io_device_attach(n, in, out, j->clock, j->bridge_frames, err, errlen) < 0)
+        return -1;
+    if (!j->clock) {
         struct jack_section *grown =
             realloc(j->sections, (j->n_sections + 1) * sizeof(*j->sections));
         if (!grown) {
@@ -346,10 +343,6 @@ int jack_add_io(struct node *n, const struct cfg_io *io, struct engine_input *in
             return -1;
         }
         j->sections = grown;
-        int rc = input ? io_bridge_input(n, in, j->bridge_frames, err, errlen)
-                       : io_bridge_output(n, out, j->bridge_frames, err, errlen);
-        if (rc < 0)
-            return -1;
         j->sections[j->n_sections++] = (struct jack_section){
             .io = io,
             .input = input,

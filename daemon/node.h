@@ -316,15 +316,14 @@ int io_media_socket(const struct sockaddr_storage *bind_to, socklen_t len, bool 
 void io_pump(struct node *n);
 void io_close(struct node *n);
 /*
- * A sound device on a clock other than the node's: a bridge (aoip/bridge.h)
- * between its thread, which moves device_frames at a time, and the engine's
- * periods, its channels' slots (first_slot) or destinations (first_dst) set
- * before. -1 with err set.
+ * A sound device section's channels, in (its slots, first_slot set) or out
+ * (its destinations, first_dst set): on the node's clock, filled or read
+ * by the device around each period (DIRECT); else a bridge (aoip/bridge.h)
+ * between the device's thread, which moves device_frames at a time, and
+ * the engine's periods (BRIDGED). -1 with err set.
  */
-int io_bridge_input(struct node *n, struct engine_input *in, uint32_t device_frames, char *err,
-                    size_t errlen);
-int io_bridge_output(struct node *n, struct engine_output *out, uint32_t device_frames, char *err,
-                     size_t errlen);
+int io_device_attach(struct node *n, struct engine_input *in, struct engine_output *out, bool clock,
+                     uint32_t device_frames, char *err, size_t errlen);
 
 /* What aoipctl stats shows of one sound device section (jack.c, alsa.c). */
 struct device_stats {
