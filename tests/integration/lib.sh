@@ -273,10 +273,15 @@ stallmon_result() {
 STALL_GAP_MS=250
 stallmon_start
 
-# free_udp_port: a UDP port nothing on this machine listens on now.
+# free_udp_port: a UDP port nothing on this machine listens on now, below
+# the kernel's ephemeral range (ip_local_port_range, 32768 up by default), so
+# that no socket of a test running alongside (port 0) can take it between
+# this check and the bind: a sanitized CI run at 8d0dd48 lost that race.
 free_udp_port() {
-	local p
-	for p in $(seq $((20000 + RANDOM % 20000)) 1 60000); do
+	local p low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	[ "$low" -gt 12000 ] || low=32768
+	for p in $(seq $((10000 + RANDOM % (low - 11000))) 1 $((low - 1))) $(seq 10000 1 $((low - 1))); do
 		if ! ss -Hlun "sport = :$p" | grep -q .; then
 			echo "$p"
 			return
