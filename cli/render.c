@@ -559,13 +559,19 @@ static void print_jack(FILE *out, const json_t *jack)
 {
     if (!json_is_object(jack))
         return;
-    fprintf(out, "jack: client %s, %.0f-frame periods, %.0f xruns", str(jack, "client"),
-            num(jack, "buffer_frames"), num(jack, "xruns"));
+    fprintf(out, "jack: client %s, %.0f-frame periods", str(jack, "client"),
+            num(jack, "buffer_frames"));
+    double rate = num(jack, "rate");
+    if (!isnan(rate))
+        fprintf(out, " at %.0f Hz", rate);
+    if (json_is_true(json_object_get(jack, "converting")))
+        fprintf(out, " (converted to the node's, %.2f ms)", num(jack, "conversion_ms"));
+    fprintf(out, ", %.0f xruns", num(jack, "xruns"));
     if (json_is_false(json_object_get(jack, "online")))
         fputs(", the server is gone (looked for every second)", out);
     double misfits = num(jack, "misfit_periods");
     if (!isnan(misfits) && misfits > 0)
-        fprintf(out, ", %.0f periods of another length played silent", misfits);
+        fprintf(out, ", %.0f cycles played silent (no converter ready for them)", misfits);
     fputc('\n', out);
 }
 

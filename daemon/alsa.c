@@ -347,7 +347,7 @@ static void *dev_main(void *arg)
         int64_t now = engine_mono_ns();
         if (!d->input) {
             if (d->clock)
-                engine_tick(e);
+                engine_tick(e, now);
             else
                 aoip_bridge_pull(d->out->bridge, d->planar, d->period, now);
         }
@@ -360,7 +360,7 @@ static void *dev_main(void *arg)
         }
         if (d->input) {
             if (d->clock)
-                engine_tick(e);
+                engine_tick(e, now);
             else
                 aoip_bridge_push(d->in->bridge, (const float *const *)d->planar, d->period, now);
         }

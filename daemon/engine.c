@@ -736,6 +736,27 @@ void engine_realtime(void)
     pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
+/*
+ * A period that began late ns after it was due: counted when over a
+ * period, and the latest kept. Only the media thread writes these: a plain
+ * compare, then a relaxed store.
+ */
+static AOIP_RT void note_late(struct engine *e, int64_t late, double period_ns)
+{
+    if (late > (int64_t)period_ns)
+        atomic_fetch_add_explicit(&e->late_wakeups, 1, memory_order_relaxed);
+    if (late > 0 && (uint64_t)late > atomic_load_explicit(&e->max_late_ns, memory_order_relaxed))
+        atomic_store_explicit(&e->max_late_ns, (uint64_t)late, memory_order_relaxed);
+}
+
+/* A period whose run began at start (mono ns) is done: the longest run kept. */
+static AOIP_RT void note_took(struct engine *e, int64_t start)
+{
+    uint64_t took = (uint64_t)(engine_mono_ns() - start);
+    if (took > atomic_load_explicit(&e->max_cycle_ns, memory_order_relaxed))
+        atomic_store_explicit(&e->max_cycle_ns, took, memory_order_relaxed);
+}
+
 static void *engine_main(void *arg)
 {
     struct engine *e = arg;
@@ -754,21 +775,14 @@ static void *engine_main(void *arg)
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
         int64_t start = engine_mono_ns(), late = start - due;
-        if (late > (int64_t)period_ns)
-            atomic_fetch_add_explicit(&e->late_wakeups, 1, memory_order_relaxed);
         if (late > ENGINE_MAX_CATCH_UP * (int64_t)period_ns) {
             t0 += late;
             e->clock_t0_ns = t0;
             e->clock_epoch++;
         }
+        note_late(e, late, period_ns);
         engine_cycle(e);
-        /* Only this thread writes them: a plain compare, then a relaxed store. */
-        uint64_t took = (uint64_t)(engine_mono_ns() - start);
-        if (took > atomic_load_explicit(&e->max_cycle_ns, memory_order_relaxed))
-            atomic_store_explicit(&e->max_cycle_ns, took, memory_order_relaxed);
-        if (late > 0 &&
-            (uint64_t)late > atomic_load_explicit(&e->max_late_ns, memory_order_relaxed))
-            atomic_store_explicit(&e->max_late_ns, (uint64_t)late, memory_order_relaxed);
+        note_took(e, start);
     }
     return NULL;
 }
@@ -782,10 +796,10 @@ static void *engine_main(void *arg)
  */
 #define ENGINE_EXTERNAL_TRACK 256
 
-void engine_tick(struct engine *e)
+void engine_tick(struct engine *e, int64_t start)
 {
     double period_ns = (double)e->cfg.period_frames * 1e9 / e->cfg.sample_rate;
-    int64_t start = engine_mono_ns();
+    int64_t began = engine_mono_ns();
 
     if (!e->ticked) {
         e->clock_t0_ns = start;
@@ -794,8 +808,6 @@ void engine_tick(struct engine *e)
     } else {
         int64_t due = e->clock_t0_ns + (int64_t)llround((double)e->period_count * period_ns);
         int64_t late = start - due;
-        if (late > (int64_t)period_ns)
-            atomic_fetch_add_explicit(&e->late_wakeups, 1, memory_order_relaxed);
         if (late > ENGINE_MAX_CATCH_UP * (int64_t)period_ns ||
             late < -ENGINE_MAX_CATCH_UP * (int64_t)period_ns) {
             /* The device stopped, or ran far off: a new anchor, as after a stall. */
@@ -804,14 +816,10 @@ void engine_tick(struct engine *e)
         } else {
             e->clock_t0_ns += late / ENGINE_EXTERNAL_TRACK;
         }
-        if (late > 0 &&
-            (uint64_t)late > atomic_load_explicit(&e->max_late_ns, memory_order_relaxed))
-            atomic_store_explicit(&e->max_late_ns, (uint64_t)late, memory_order_relaxed);
+        note_late(e, late, period_ns);
     }
     engine_cycle(e);
-    uint64_t took = (uint64_t)(engine_mono_ns() - start);
-    if (took > atomic_load_explicit(&e->max_cycle_ns, memory_order_relaxed))
-        atomic_store_explicit(&e->max_cycle_ns, took, memory_order_relaxed);
+    note_took(e, began);
 }
 
 /* ---- control thread ---------------------------------------------------- */

@@ -429,12 +429,13 @@ int engine_start(struct engine *e);
 /*
  * A node whose media clock is a sound device's: no thread of the engine's
  * own. The device's real-time callback calls engine_tick once a period of
- * period_frames; the media clock follows its calls (the periods' starts,
- * smoothed over a few hundred periods), so packets are timed against the
- * device.
+ * period_frames, with when that period began on the monotonic clock (its
+ * callback's time, or less what it holds of the period's audio after it);
+ * the media clock follows those times (smoothed over a few hundred
+ * periods), so packets are timed against the device.
  */
 void engine_start_external(struct engine *e);
-AOIP_RT void engine_tick(struct engine *e);
+AOIP_RT void engine_tick(struct engine *e, int64_t start);
 /* Make the calling thread real-time (SCHED_FIFO at the media thread's priority), if allowed. */
 void engine_realtime(void);
 /* Stop the thread (returns within a period) and free what the engine owns. */

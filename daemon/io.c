@@ -430,6 +430,7 @@ void io_device_json(const struct node *n, const struct device_stats *ds, json_t 
                           ds->io->type == CFG_TYPE_JACK ? "jack" : "alsa", "device", ds->device,
                           "clock", ds->bridge == NULL, "online", ds->online, "period_frames",
                           (int)ds->period_frames, "xruns", (json_int_t)ds->xruns);
+    json_object_set_new(o, "rate", json_integer(ds->rate ? ds->rate : n->cfg->sample_rate));
     if (ds->format) {
         json_object_set_new(o, "format", json_string(ds->format));
         json_object_set_new(o, "access", json_string(ds->access));

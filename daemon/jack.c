@@ -1,13 +1,22 @@
 /*
  * jack.c: a node's JACK client (jack.h).
  *
- * Threads: jack_open, jack_add_io, jack_start and jack_close run on the
- * control thread; on_process runs on JACK's real-time thread and is the
- * node's media thread (it neither allocates, locks, logs nor blocks: it
- * copies, runs the engine's period and copies); on_xrun and on_buffer_size
- * run on JACK's notification thread and only count; on_port_registration
- * only raises a flag for jack_tick, since JACK forbids connecting ports
- * from its callbacks.
+ * Threads: jack_open, jack_add_io, jack_start, jack_tick and jack_close
+ * run on the control thread; on_process runs on JACK's real-time thread and
+ * is the node's media thread (it neither allocates, locks, logs nor
+ * blocks: it copies, runs the engine's period and copies); on_xrun,
+ * on_buffer_size and on_sample_rate run on JACK's notification thread and
+ * only count or store; on_port_registration only raises a flag for
+ * jack_tick, since JACK forbids connecting ports from its callbacks.
+ *
+ * A JACK whose rate is not the node's (a PipeWire graph switched to 44.1
+ * kHz for a player), or whose cycles neither divide nor fill the node's
+ * period, runs through a converter (jack_conv: cycleconv.h) that jack_tick
+ * makes for it off the real-time thread and hands over with an atomic
+ * pointer; until it is there the ports play silence (counted). The node
+ * keeps its rate, its period and its flows: on JACK's clock still, when
+ * JACK is the node's clock, each period run where the converted capture
+ * completes it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +24,7 @@
 
 #include <jack/jack.h>
 
+#include "aoip/cycleconv.h"
 #include "jack.h"
 #include "log.h"
 #include "node.h"
@@ -33,6 +43,22 @@ struct jack_section {
     struct aoip_bridge *bridge;
 };
 
+/*
+ * JACK's cycles to the node's periods when they do not line up: made by
+ * jack_tick for JACK's rate of the moment, taken up by the process
+ * callback, freed once a cycle has begun after another took its place.
+ */
+struct jack_conv {
+    struct aoip_cycleconv *cc;
+    uint32_t rate;         /* JACK's, that it converts from and to */
+    uint32_t max_frames;   /* the longest cycle it takes */
+    const float **capture; /* rt: the input ports' buffers of a cycle */
+    float **playback;      /* rt: the output ports' */
+};
+
+/* The longest JACK cycle a converter is made for, unless JACK's is longer (PipeWire's limit). */
+#define JACK_CONV_FRAMES 8192
+
 struct node_jack {
     struct node *node;
     jack_client_t *client;
@@ -47,8 +73,16 @@ struct node_jack {
     atomic_ullong misfits;
     atomic_uint rate;       /* JACK's sample rate, as last reported */
     atomic_bool wrong_rate; /* not the node's: the periods play silence */
-    bool rate_said;         /* jack_tick has logged the wrong rate */
-    uint32_t phase;         /* rt: cycles of a period gathered, when cycles are shorter */
+    uint32_t rate_said;     /* the rate jack_tick last logged a change to (0: the node's) */
+    uint32_t conv_refused;  /* a rate no converter could be made for, said in the log */
+    _Atomic(struct jack_conv *) conv; /* the converter the process callback is to use */
+    struct jack_conv *retired;        /* one it used, to free after... */
+    uint64_t retired_at;              /* ...a cycle that began after this count of cycles */
+    atomic_ullong cycles;             /* process callbacks finished */
+    atomic_bool converting;           /* the last cycle ran through conv */
+    struct jack_conv *rt_conv;        /* rt: the converter of the last cycle, NULL: none */
+    int64_t cycle_ns;                 /* rt: when this cycle began */
+    uint32_t phase;                   /* rt: cycles of a period gathered, when cycles are shorter */
     float *held;            /* the outputs of the last period, n_out x period, for those */
     atomic_bool ports_came; /* a port registered somewhere: connect what is missing */
     atomic_bool gone;       /* the server shut down (JACK's info-shutdown callback) */
@@ -77,9 +111,8 @@ static AOIP_RT void silence_outputs(struct node_jack *j, jack_nframes_t nframes)
 
 /*
  * JACK on a clock not the node's: each section's ports to or from its
- * bridge, in pieces of the buffer size the bridge was made for (JACK's
- * buffer sizes are powers of two: a cycle is a whole number of those
- * pieces, or one smaller piece).
+ * bridge, in pieces of the buffer size the bridge was made for (a cycle
+ * that comes here is a whole number of those pieces, or one smaller piece).
  */
 static AOIP_RT void process_bridged(struct node_jack *j, jack_nframes_t nframes)
 {
@@ -87,11 +120,6 @@ static AOIP_RT void process_bridged(struct node_jack *j, jack_nframes_t nframes)
     float *bufs[CFG_IO_MAX_CHANNELS];
     uint32_t piece = nframes < j->bridge_frames ? nframes : j->bridge_frames;
 
-    if (nframes % piece != 0) {
-        silence_outputs(j, nframes);
-        atomic_fetch_add_explicit(&j->misfits, 1, memory_order_relaxed);
-        return;
-    }
     for (unsigned s = 0; s < j->n_sections; s++) {
         const struct jack_section *sec = &j->sections[s];
         struct jack_port_map *ports = sec->input ? j->in : j->out;
@@ -115,28 +143,20 @@ static AOIP_RT void process_bridged(struct node_jack *j, jack_nframes_t nframes)
  * of a fraction of a period gathers its inputs into the slots and plays
  * the outputs of the last period run (held), and the cycle that completes
  * a period runs it: the outputs come a period later, nothing is lost.
- * Anything else (not a power of two) plays silence and is counted.
+ * Any other length goes through the converter.
  */
 static AOIP_RT void process_clock(struct node_jack *j, jack_nframes_t nframes)
 {
     struct engine *e = &j->node->engine;
     uint32_t period = e->cfg.period_frames;
 
-    if (!atomic_load_explicit(&e->running, memory_order_acquire) ||
-        atomic_load_explicit(&j->wrong_rate, memory_order_relaxed) ||
-        (nframes % period != 0 && period % nframes != 0)) {
-        silence_outputs(j, nframes);
-        if (atomic_load_explicit(&e->running, memory_order_relaxed))
-            atomic_fetch_add_explicit(&j->misfits, 1, memory_order_relaxed);
-        return;
-    }
     if (nframes >= period) {
         for (uint32_t at = 0; at < nframes; at += period) {
             for (unsigned i = 0; i < j->n_in; i++)
                 memcpy(e->src[j->in[i].index],
                        (const float *)jack_port_get_buffer(j->in[i].port, nframes) + at,
                        period * sizeof(float));
-            engine_tick(e);
+            engine_tick(e, j->cycle_ns);
             for (unsigned i = 0; i < j->n_out; i++)
                 memcpy((float *)jack_port_get_buffer(j->out[i].port, nframes) + at,
                        e->dst[j->out[i].index], period * sizeof(float));
@@ -156,19 +176,98 @@ static AOIP_RT void process_clock(struct node_jack *j, jack_nframes_t nframes)
         return;
     }
     j->phase = 0;
-    engine_tick(e);
+    engine_tick(e, j->cycle_ns);
     for (unsigned i = 0; i < j->n_out; i++)
         memcpy(j->held + (size_t)i * period, e->dst[j->out[i].index], period * sizeof(float));
 }
 
+/* When a period the converter runs began: after frames of capture at the node's rate ago. */
+static AOIP_RT int64_t period_began(const struct node_jack *j, uint32_t after)
+{
+    return j->cycle_ns - (int64_t)((double)after * 1e9 / j->node->cfg->sample_rate);
+}
+
+/* A period through the converter with JACK as the node's clock: the engine's. */
+static AOIP_RT void clock_period(void *arg, const float *const *in, float *const *out,
+                                 uint32_t after)
+{
+    struct node_jack *j = arg;
+    struct engine *e = &j->node->engine;
+    size_t bytes = e->cfg.period_frames * sizeof(float);
+
+    for (unsigned i = 0; i < j->n_in; i++)
+        memcpy(e->src[j->in[i].index], in[i], bytes);
+    engine_tick(e, period_began(j, after));
+    for (unsigned i = 0; i < j->n_out; i++)
+        memcpy(out[i], e->dst[j->out[i].index], bytes);
+}
+
+/* A period through the converter on another clock: each section to or from its bridge. */
+static AOIP_RT void bridged_period(void *arg, const float *const *in, float *const *out,
+                                   uint32_t after)
+{
+    struct node_jack *j = arg;
+    int64_t at = period_began(j, after);
+
+    for (unsigned s = 0; s < j->n_sections; s++) {
+        const struct jack_section *sec = &j->sections[s];
+        if (sec->input)
+            aoip_bridge_push(sec->bridge, in + sec->first_port, j->bridge_frames, at);
+        else
+            aoip_bridge_pull(sec->bridge, out + sec->first_port, j->bridge_frames, at);
+    }
+}
+
+/* A cycle through the converter; one it has not run the last cycle starts afresh. */
+static AOIP_RT void process_converted(struct node_jack *j, struct jack_conv *cv,
+                                      jack_nframes_t nframes)
+{
+    for (unsigned i = 0; i < j->n_in; i++)
+        cv->capture[i] = jack_port_get_buffer(j->in[i].port, nframes);
+    for (unsigned i = 0; i < j->n_out; i++)
+        cv->playback[i] = jack_port_get_buffer(j->out[i].port, nframes);
+    if (j->rt_conv != cv)
+        aoip_cycleconv_reset(cv->cc);
+    j->rt_conv = cv;
+    aoip_cycleconv_cycle(cv->cc, cv->capture, cv->playback, nframes,
+                         j->clock ? clock_period : bridged_period, j);
+}
+
+/*
+ * The cycle's way: straight (JACK at the node's rate in cycles that are a
+ * whole number of periods or a fraction of one), through the converter
+ * jack_tick made for JACK's rate, or, until it has, silence (counted).
+ */
 static int on_process(jack_nframes_t nframes, void *arg)
 {
     struct node_jack *j = arg;
+    struct engine *e = &j->node->engine;
+    uint32_t period = j->clock ? e->cfg.period_frames : j->bridge_frames;
+    struct jack_conv *cv = atomic_load_explicit(&j->conv, memory_order_acquire);
+    bool straight = !atomic_load_explicit(&j->wrong_rate, memory_order_relaxed) &&
+                    (nframes % period == 0 || period % nframes == 0);
 
-    if (j->clock)
-        process_clock(j, nframes);
-    else
-        process_bridged(j, nframes);
+    j->cycle_ns = engine_mono_ns();
+    if (j->clock && !atomic_load_explicit(&e->running, memory_order_acquire)) {
+        silence_outputs(j, nframes);
+    } else if (straight) {
+        if (j->rt_conv)
+            j->phase = 0;
+        j->rt_conv = NULL;
+        if (j->clock)
+            process_clock(j, nframes);
+        else
+            process_bridged(j, nframes);
+    } else if (cv && cv->rate == atomic_load_explicit(&j->rate, memory_order_relaxed) &&
+               nframes <= cv->max_frames) {
+        process_converted(j, cv, nframes);
+    } else {
+        j->rt_conv = NULL;
+        silence_outputs(j, nframes);
+        atomic_fetch_add_explicit(&j->misfits, 1, memory_order_relaxed);
+    }
+    atomic_store_explicit(&j->converting, j->rt_conv != NULL, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->cycles, 1, memory_order_release);
     return 0;
 }
 
@@ -222,12 +321,11 @@ static const char *client_name(const struct cfg *cfg)
 }
 
 /*
- * Open the client, check its server's rate and set the callbacks. The
- * first time (period 0) the node takes JACK's buffer size as its period;
- * on a server that came back it must be the same (the engine was made for
- * it). -1 with err set.
+ * Open the client and set the callbacks. Any rate and buffer size will do:
+ * what does not line up with the node goes through a converter. -1 with
+ * err set.
  */
-static int client_up(struct node *n, uint32_t period, char *err, size_t errlen)
+static int client_up(struct node *n, char *err, size_t errlen)
 {
     struct node_jack *j = n->jack;
     jack_status_t status = 0;
@@ -251,24 +349,9 @@ static int client_up(struct node *n, uint32_t period, char *err, size_t errlen)
         return -1;
     }
     jack_nframes_t rate = jack_get_sample_rate(j->client);
-    jack_nframes_t frames = jack_get_buffer_size(j->client);
-    const char *wrong = NULL;
-    if (rate != n->cfg->sample_rate)
-        wrong = "rate";
-    else if (period && frames != period)
-        wrong = "buffer size";
-    if (wrong) {
-        snprintf(err, errlen,
-                 "JACK runs at %u Hz in %u-frame periods, this node at %u Hz in %u: another %s",
-                 (unsigned)rate, (unsigned)frames, n->cfg->sample_rate,
-                 period ? period : (unsigned)frames, wrong);
-        jack_client_close(j->client);
-        j->client = NULL;
-        return -1;
-    }
-    atomic_store(&j->buffer_frames, frames);
+    atomic_store(&j->buffer_frames, jack_get_buffer_size(j->client));
     atomic_store(&j->rate, rate);
-    atomic_store(&j->wrong_rate, false);
+    atomic_store(&j->wrong_rate, rate != n->cfg->sample_rate);
     atomic_store(&j->gone, false);
     if (jack_set_process_callback(j->client, on_process, j) != 0 ||
         jack_set_xrun_callback(j->client, on_xrun, j) != 0 ||
@@ -298,11 +381,16 @@ int jack_open(struct node *n, char *err, size_t errlen)
     for (size_t i = 0; i < n->cfg->n_ios; i++)
         if (n->cfg->ios[i].type == CFG_TYPE_JACK && n->cfg->ios[i].clock)
             j->clock = true;
-    if (client_up(n, 0, err, errlen) < 0)
+    if (client_up(n, err, errlen) < 0)
         return -1;
     jack_nframes_t frames = jack_get_buffer_size(j->client);
-    j->bridge_frames = frames;
-    if (!j->clock)
+    jack_nframes_t rate = jack_get_sample_rate(j->client);
+    /* The node's period and the bridges' blocks are JACK's cycle, where JACK runs at the
+     * node's rate; at another, the period period_us makes, the blocks as long as a cycle. */
+    j->bridge_frames = rate == n->cfg->sample_rate
+                           ? frames
+                           : (uint32_t)((uint64_t)frames * n->cfg->sample_rate / rate + 1);
+    if (!j->clock || rate != n->cfg->sample_rate)
         return 0;
     if (frames != n->period_frames)
         log_info("JACK client %s: periods of JACK's %u frames, not period_us's %u", j->name,
@@ -418,6 +506,8 @@ static void connect_all(struct node *n, bool first)
     }
 }
 
+static void conv_tick(struct node_jack *j);
+
 /*
  * The server came back: the client again, its ports under the same names,
  * active, connected. The engine was never stopped: its next period is late
@@ -429,7 +519,7 @@ static int come_back(struct node *n)
     struct node_jack *j = n->jack;
     char err[256];
 
-    if (client_up(n, j->clock ? n->period_frames : j->bridge_frames, err, sizeof(err)) < 0) {
+    if (client_up(n, err, sizeof(err)) < 0) {
         if (!strstr(err, "no JACK server"))
             log_warn("%s", err);
         return -1;
@@ -442,6 +532,7 @@ static int come_back(struct node *n)
                                      input ? JackPortIsInput : JackPortIsOutput, 0);
         ok = m->port != NULL;
     }
+    conv_tick(j);
     if (!ok || jack_activate(j->client) != 0) {
         log_warn("JACK client %s: the server came back but refused the ports", j->name);
         jack_client_close(j->client);
@@ -453,6 +544,93 @@ static int come_back(struct node *n)
     log_info("JACK client %s: the server is back, %u input and %u output ports again", j->name,
              j->n_in, j->n_out);
     return 0;
+}
+
+static void conv_free(struct jack_conv *cv)
+{
+    if (!cv)
+        return;
+    aoip_cycleconv_free(cv->cc);
+    free(cv->capture);
+    free(cv->playback);
+    free(cv);
+}
+
+/* A converter for JACK at rate in cycles up to frames; NULL for a rate it cannot take. */
+static struct jack_conv *conv_new(struct node_jack *j, uint32_t rate, uint32_t frames)
+{
+    struct node *n = j->node;
+    struct jack_conv *cv = calloc(1, sizeof(*cv));
+    struct aoip_cycleconv_config cfg = {
+        .capture_channels = j->n_in,
+        .playback_channels = j->n_out,
+        .device_rate = rate,
+        .node_rate = n->cfg->sample_rate,
+        .period_frames = j->clock ? n->period_frames : j->bridge_frames,
+        .max_cycle_frames = frames > JACK_CONV_FRAMES ? frames : JACK_CONV_FRAMES,
+    };
+
+    if (!cv)
+        return NULL;
+    cv->rate = rate;
+    cv->max_frames = cfg.max_cycle_frames;
+    cv->cc = aoip_cycleconv_new(&cfg);
+    cv->capture = calloc(j->n_in + 1, sizeof(*cv->capture));
+    cv->playback = calloc(j->n_out + 1, sizeof(*cv->playback));
+    if (!cv->cc || !cv->capture || !cv->playback) {
+        conv_free(cv);
+        return NULL;
+    }
+    return cv;
+}
+
+/*
+ * What JACK's rate and buffer size of now ask for: said in the log when the
+ * rate changed, and a converter made and handed to the process callback
+ * where they do not line up with the node. The converter it replaces is
+ * freed once a cycle has ended after the handover (cycles run one after
+ * another on JACK's one thread: none can be in the old one then).
+ */
+static void conv_tick(struct node_jack *j)
+{
+    struct node *n = j->node;
+    uint32_t rate = atomic_load(&j->rate), frames = atomic_load(&j->buffer_frames);
+    uint32_t period = j->clock ? n->period_frames : j->bridge_frames;
+
+    if (rate != (j->rate_said ? j->rate_said : n->cfg->sample_rate)) {
+        if (rate == n->cfg->sample_rate)
+            log_info("JACK client %s: JACK is back at this node's %u Hz", j->name, rate);
+        else
+            log_info("JACK client %s: JACK now runs at %u Hz, this node at %u", j->name, rate,
+                     n->cfg->sample_rate);
+        j->rate_said = rate == n->cfg->sample_rate ? 0 : rate;
+        j->conv_refused = 0;
+    }
+    if (j->retired) {
+        if (j->active && atomic_load(&j->cycles) <= j->retired_at)
+            return;
+        conv_free(j->retired);
+        j->retired = NULL;
+    }
+    struct jack_conv *cur = atomic_load(&j->conv);
+    bool lines_up = rate == n->cfg->sample_rate && (frames % period == 0 || period % frames == 0);
+    if (lines_up || (cur && cur->rate == rate && cur->max_frames >= frames) ||
+        j->conv_refused == rate)
+        return;
+    struct jack_conv *cv = conv_new(j, rate, frames);
+    if (!cv) {
+        log_warn("JACK client %s: JACK's %u Hz cannot be converted to this node's %u: its sound "
+                 "I/O is silent until JACK runs at another rate",
+                 j->name, rate, n->cfg->sample_rate);
+        j->conv_refused = rate;
+        return;
+    }
+    log_info("JACK client %s: JACK's %u Hz in %u-frame cycles converted to this node's %u Hz in "
+             "%u-frame periods, %.2f ms from JACK's inputs to its outputs through a copy",
+             j->name, rate, frames, n->cfg->sample_rate, period,
+             aoip_cycleconv_latency(cv->cc) * 1000.0 / rate);
+    j->retired = atomic_exchange(&j->conv, cv);
+    j->retired_at = atomic_load(&j->cycles);
 }
 
 void jack_tick(struct node *n)
@@ -476,16 +654,7 @@ void jack_tick(struct node *n)
             j->retry_at_ns = now + JACK_RETRY_NS;
         return;
     }
-    bool wrong = atomic_load_explicit(&j->wrong_rate, memory_order_relaxed);
-    if (wrong != j->rate_said) {
-        if (wrong)
-            log_warn("JACK client %s: JACK now runs at %u Hz, this node at %u: its sound I/O is "
-                     "silent until JACK is back at %u Hz",
-                     j->name, atomic_load(&j->rate), n->cfg->sample_rate, n->cfg->sample_rate);
-        else
-            log_info("JACK client %s: JACK is back at %u Hz", j->name, n->cfg->sample_rate);
-        j->rate_said = wrong;
-    }
+    conv_tick(j);
     if (atomic_exchange_explicit(&j->ports_came, false, memory_order_relaxed))
         connect_all(n, false);
 }
@@ -502,6 +671,8 @@ int jack_start(struct node *n, char *err, size_t errlen)
         }
         engine_start_external(&n->engine);
     }
+    /* A JACK that does not line up with the node has its converter from the first cycle. */
+    conv_tick(j);
     if (jack_activate(j->client) != 0) {
         snprintf(err, errlen, "JACK client %s: cannot activate", jack_get_client_name(j->client));
         return -1;
@@ -525,6 +696,11 @@ void jack_get_stats(const struct node *n, struct jack_stats *out)
     out->buffer_frames = atomic_load(&j->buffer_frames);
     out->xruns = atomic_load(&j->xruns);
     out->misfits = atomic_load(&j->misfits);
+    out->rate = atomic_load(&j->rate);
+    out->converting = atomic_load(&j->converting);
+    const struct jack_conv *cv = atomic_load(&j->conv);
+    if (out->converting && cv)
+        out->conversion_ms = aoip_cycleconv_latency(cv->cc) * 1000.0 / cv->rate;
 }
 
 void jack_devices(const struct node *n, json_t *list)
@@ -538,6 +714,7 @@ void jack_devices(const struct node *n, json_t *list)
                                    .device = j->name,
                                    .online = j->active,
                                    .period_frames = atomic_load(&j->buffer_frames),
+                                   .rate = atomic_load(&j->rate),
                                    .xruns = atomic_load(&j->xruns) };
         for (unsigned s = 0; s < j->n_sections; s++)
             if (j->sections[s].io == io)
@@ -560,6 +737,8 @@ void jack_close(struct node *n)
     free(j->out);
     free(j->sections);
     free(j->held);
+    conv_free(atomic_load(&j->conv));
+    conv_free(j->retired);
     free(j);
     n->jack = NULL;
 }

@@ -9,13 +9,15 @@
  * node's period is JACK's buffer size and its media clock is JACK's, so
  * every received flow is resampled to the sound card by clock recovery.
  *
- * JACK must run at the node's sample_rate: a server that changes its rate
- * under the node is logged and its cycles play silence until it is back.
  * JACK's buffer size may change under a running node (jack_bufsize): a
  * cycle of several periods runs them back to back, a cycle of part of a
- * period gathers them (its outputs a period later); a cycle of any other
- * length plays silence and is counted. xruns are counted from JACK's own
- * report.
+ * period gathers them (its outputs a period later). JACK's rate may change
+ * too (PipeWire's graph follows what its clients ask for): the node keeps
+ * its own rate and period, and a JACK at another rate, or in cycles of
+ * any other length, runs through a converter (aoip/cycleconv.h) made for
+ * it off the real-time thread: the change is logged, the cycles until the
+ * converter is there play silence (counted), and then the audio goes on,
+ * still on JACK's clock. xruns are counted from JACK's own report.
  * A port that connect names is connected at start and again whenever it
  * appears (jack_tick); server = names the JACK server (one per node).
  *
@@ -24,8 +26,8 @@
  * from a bridge (aoip/bridge.h) that resamples them to the node's clock.
  *
  * When the server goes away the node's periods stop
- * with it (its flows go silent at their receivers); when it comes back at
- * the same rate and buffer size, the client and its ports come back.
+ * with it (its flows go silent at their receivers); when it comes back,
+ * at whatever rate and buffer size, the client and its ports come back.
  */
 #ifndef AOIPD_JACK_H
 #define AOIPD_JACK_H
@@ -48,8 +50,8 @@ bool jack_wanted(const struct cfg *cfg);
 
 /*
  * Connect to the JACK server as the node's client, before the engine is
- * made: the node takes JACK's buffer size as its period. -1 with err set
- * when there is no server or it runs at another rate.
+ * made: a node on JACK's clock takes JACK's buffer size as its period
+ * when JACK runs at its rate. -1 with err set when there is no server.
  */
 int jack_open(struct node *n, char *err, size_t errlen);
 
@@ -75,8 +77,11 @@ struct jack_stats {
     bool online;            /* the server is there and the client active */
     uint32_t buffer_frames; /* JACK's buffer size, as last reported */
     uint64_t xruns;
-    uint64_t misfits; /* cycles neither a multiple nor a fraction of the period, or at another rate:
-                         silence */
+    uint64_t misfits;     /* cycles played silent: they did not line up with the node's
+                             periods and no converter was ready for them */
+    uint32_t rate;        /* JACK's, as last reported */
+    bool converting;      /* the last cycle ran through a converter */
+    double conversion_ms; /* what it adds from JACK's inputs to its outputs, when converting */
 };
 void jack_get_stats(const struct node *n, struct jack_stats *out);
 /* Append each jack section's stats to list (io_device_json). */

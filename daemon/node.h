@@ -331,6 +331,7 @@ struct device_stats {
     const char *device; /* the JACK client, the ALSA PCM */
     bool online;        /* open and running */
     uint32_t period_frames;
+    uint32_t rate;      /* the device's, 0: the node's */
     unsigned periods;   /* ALSA: in its buffer */
     const char *format; /* ALSA: the sample format taken, NULL for JACK */
     const char *access; /* ALSA: "mmap" or "rw" */

@@ -882,10 +882,11 @@ static void cmd_stats(struct request *r)
         struct jack_stats js;
         jack_get_stats(r->node, &js);
         json_object_set_new(stats, "jack",
-                            json_pack("{s:s, s:i, s:I, s:I, s:b}", "client", js.client,
-                                      "buffer_frames", (int)js.buffer_frames, "xruns",
-                                      (json_int_t)js.xruns, "misfit_periods",
-                                      (json_int_t)js.misfits, "online", js.online));
+                            json_pack("{s:s, s:i, s:i, s:I, s:I, s:b, s:b, s:f}", "client",
+                                      js.client, "buffer_frames", (int)js.buffer_frames, "rate",
+                                      (int)js.rate, "xruns", (json_int_t)js.xruns, "misfit_periods",
+                                      (json_int_t)js.misfits, "online", js.online, "converting",
+                                      js.converting, "conversion_ms", js.conversion_ms));
     }
     if (r->node->jack || r->node->alsa) {
         json_t *devices = json_array();

@@ -108,19 +108,24 @@ static uint32_t gcd(uint32_t a, uint32_t b)
     return a;
 }
 
+bool aoip_rateconv_ratio(uint32_t in_rate, uint32_t out_rate, uint32_t *up, uint32_t *down)
+{
+    if (in_rate < AOIP_RATECONV_MIN_RATE || in_rate > AOIP_RATECONV_MAX_RATE ||
+        out_rate < AOIP_RATECONV_MIN_RATE || out_rate > AOIP_RATECONV_MAX_RATE)
+        return false;
+    uint32_t g = gcd(in_rate, out_rate);
+    *up = out_rate / g;
+    *down = in_rate / g;
+    return *up <= AOIP_RATECONV_MAX_FACTOR && *down <= AOIP_RATECONV_MAX_FACTOR;
+}
+
 /* L and M of a config, or false when it is not one we take. */
 static bool factors(const struct aoip_rateconv_config *cfg, uint32_t *up, uint32_t *down)
 {
     if (cfg == NULL || cfg->channels < 1 || cfg->channels > AOIP_RATECONV_MAX_CHANNELS ||
         cfg->max_in_frames < 1 || cfg->max_in_frames > AOIP_RATECONV_MAX_FRAMES)
         return false;
-    if (cfg->in_rate < AOIP_RATECONV_MIN_RATE || cfg->in_rate > AOIP_RATECONV_MAX_RATE ||
-        cfg->out_rate < AOIP_RATECONV_MIN_RATE || cfg->out_rate > AOIP_RATECONV_MAX_RATE)
-        return false;
-    uint32_t g = gcd(cfg->in_rate, cfg->out_rate);
-    *up = cfg->out_rate / g;
-    *down = cfg->in_rate / g;
-    return *up <= AOIP_RATECONV_MAX_FACTOR && *down <= AOIP_RATECONV_MAX_FACTOR;
+    return aoip_rateconv_ratio(cfg->in_rate, cfg->out_rate, up, down);
 }
 
 /* The transition band in radians per tick of the prototype's rate, L * in_rate. */

@@ -154,7 +154,7 @@ node_stop truck
 node_stop mon
 node_stop stage
 
-grep -q '"jack":{"client":"aoip-stage","buffer_frames":256,"xruns":' "$it_dir/stage.json" ||
+grep -q '"jack":{"client":"aoip-stage","buffer_frames":256,"rate":48000,"xruns":' "$it_dir/stage.json" ||
 	fail "stage's stats do not show its JACK client at 256 frames: $(cat "$it_dir/stage.json")"
 stallmon_result
 echo "JACK xruns of stage and mon in the measured 6 s: $((x1 - x0))"

@@ -422,7 +422,15 @@ static void stats_show_the_jack_client(void **state)
                     "'buffer_frames': 256, 'xruns': 0, 'misfit_periods': 12, 'online': false}}",
                     &plain,
                     "no flows\njack: client desk, 256-frame periods, 0 xruns, the server is gone "
-                    "(looked for every second), 12 periods of another length played silent\n");
+                    "(looked for every second), 12 cycles played silent (no converter ready for "
+                    "them)\n");
+    assert_rendered(aoipctl_render_stats,
+                    "{'flows': [], 'dropped': {}, 'jack': {'client': 'desk', "
+                    "'buffer_frames': 1024, 'rate': 44100, 'converting': true, "
+                    "'conversion_ms': 6.25, 'xruns': 1, 'misfit_periods': 0, 'online': true}}",
+                    &plain,
+                    "no flows\njack: client desk, 1024-frame periods at 44100 Hz (converted to the "
+                    "node's, 6.25 ms), 1 xruns\n");
 }
 
 static void stats_show_the_sound_devices(void **state)

@@ -29,6 +29,7 @@
 #ifndef AOIP_RATECONV_H
 #define AOIP_RATECONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,14 @@ struct aoip_rateconv_config {
 };
 
 struct aoip_rateconv;
+
+/*
+ * L and M (above) for in_rate to out_rate into *up and *down: true when
+ * both rates are in range and neither factor is over
+ * AOIP_RATECONV_MAX_FACTOR, the pairs aoip_rateconv_new takes.
+ */
+AOIP_API bool aoip_rateconv_ratio(uint32_t in_rate, uint32_t out_rate, uint32_t *up,
+                                  uint32_t *down);
 
 /* A converter at phase 0 with silent history, or NULL on a bad config or no memory. */
 AOIP_API struct aoip_rateconv *aoip_rateconv_new(const struct aoip_rateconv_config *cfg);
