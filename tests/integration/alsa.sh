@@ -204,21 +204,26 @@ grep -q '"name":"in".*"clock":true.*"format":"S32_LE","access":"rw"' "$it_dir/de
 # the network: the dummy driver, a timer in user space, loses the cycles the
 # stop took (a sound card's crystal would not), so the card's side of the
 # recording steps back by as much, and the receiving clock recovery slews
-# it back over seconds, faster than wavcheck takes for a bend. Those paths
-# are excused a second a stop; with no stop they are as strict as the rest.
-card_gaps="--gaps-allowed-ms $((stalls * 1000))"
+# it back over seconds: a level below its target rises at up to 1000 ppm
+# (clock.c, SLEW_UP_PPM), a bend that reads -43 dB in a 10 ms block of
+# 440 Hz, where wavcheck's -60 dB takes it for a glitch (the CI run at
+# f09affd: 8.6 s of it at -43.7 dB after 6 stops). After a stop those
+# paths are judged at -35 dB, where a dropout or a click still shows (0 to
+# -20 dB), and excused a second a stop; with no stop they are as strict as
+# the rest.
+card_gaps="--gaps-allowed-ms $((stalls * 1000)) --gap-threshold-db $([ "$stalls" -gt 0 ] && echo -35 || echo -60)"
 check() { # FILE CHANNEL FREQ SKIP_MS UNTIL_MS WHAT [OPTIONS]
 	"$WAVCHECK" "$1" --channel "$2" --freq "$3" --level -20 --tol-db 0.1 --skip-ms "$4" \
 		--until-ms "$5" "${@:7}" || fail "$6"
 }
 check "$it_dir/truck.wav" 1 440 "$t_locked" "$t_measured" "truck's stage/line1 (the card via stage's bridge)" \
-	$card_gaps --gap-threshold-db -60
+	$card_gaps
 check "$it_dir/truck.wav" 2 440 "$t_locked" "$t_measured" "truck's deck/in1 (deck on the card's clock)" \
-	$card_gaps --gap-threshold-db -60
+	$card_gaps
 check "$it_dir/truck.wav" 3 997 "$t_locked" "$t_measured" "truck's stage/tone1" \
 	$gaps_allowed --gap-threshold-db -60
 check "$it_dir/recb.wav" 1 997 $((rec_off + t_locked)) $((rec_off + t_measured)) \
-	"what truck played into the card through feed1" $card_gaps --gap-threshold-db -60
+	"what truck played into the card through feed1" $card_gaps
 check "$it_dir/truck.wav" 1 440 $((t_back + 1500)) $((t_back + 3500)) \
 	"truck does not hear stage/line1 after the card came back"
 check "$it_dir/truck.wav" 2 440 $((t_back + 1500)) $((t_back + 3500)) \

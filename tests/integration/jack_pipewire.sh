@@ -91,7 +91,12 @@ ctl stage route add stage/mic1 stage/file1
 ctl truck route add stage/mic1 truck/ch1
 ctl deck route add deck/mic1 deck/file1
 ctl deck route add deck/mic1 deck/phones1
-wait_until 20 clocks_locked truck 'locked\|slewing' || fail "truck's clock recovery does not lock"
+if ! wait_until 30 clocks_locked truck 'locked\|slewing'; then
+	ctl stage stats
+	ctl truck stats
+	fail "truck's clock recovery does not lock"
+fi
+it_step "truck's clock recovery is locked"
 jack_is() { # NODE RATE CONVERTING
 	"$AOIPCTL" -s "$it_dir/$1.sock" --json stats | tr -d ' \n' |
 		grep -q "\"jack\":{[^}]*\"rate\":$2,[^}]*\"converting\":$3,"
