@@ -40,16 +40,19 @@
  * one for one into the drift.) A pull's lateness is clipped to LATE_MEANS
  * of its mean (LATE_FLOOR_MS at least) before the tracker takes it.
  *
- * A pull the timeline puts off by more than TIMELINE_GAP_MS (and a pull) is
- * a wake-up that late, or a consumer that stalled and skipped what it
- * missed. The first catches up: its next pulls come back to back, each a
- * pull less late, and the timeline is left as it is. The second stays off:
- * at the second such pull in a row that is no less late than the one
- * before by half a pull, the timeline anchors again and the bridge starts
- * over (as it does at once if the ring overran meanwhile). A producer
- * stamp's ns on this timeline is its arrival (its "RTP timestamp" being
- * where its block starts in the ring), and a pull's own place on it is
- * simply its count.
+ * A pull the timeline puts off by more than its wake-ups stray (twice the
+ * lateness a pull is clipped at below, OFF_MIN_MS at least, TIMELINE_GAP_MS
+ * and a pull at most) is a wake-up that late, or a consumer that stalled
+ * and skipped what it missed. (With the gap alone, a stop of the machine
+ * of 2 to 14 ms, which a card's timer in user space loses, went unseen:
+ * the tracker took the step in over a second, the ring kept it as level
+ * above the target, and the locked loop read that as drift, -100 ppm
+ * estimated as -11.5 or +8.6, the ratio at its clamp for seconds.) The first catches up: its next
+ * pulls come back to back, each a pull less late, and the timeline is left as it is. The second
+ * stays off: at the second such pull in a row that is no less late than the one before by half a
+ * pull, the timeline anchors again and the bridge starts over (as it does at once if the ring
+ * overran meanwhile). A producer stamp's ns on this timeline is its arrival (its "RTP timestamp"
+ * being where its block starts in the ring), and a pull's own place on it is simply its count.
  *
  * Late stamps. A producer's thread wakes after its block is complete,
  * never before, and now and then a long way after (a millisecond where it
@@ -122,6 +125,9 @@
 #define TIMELINE_TAU_S 0.05
 #endif
 #define TIMELINE_GAP_MS 10.0
+/* A pull is off the timeline at twice the lateness a stamp is clipped at, a millisecond at least.
+ */
+#define OFF_MIN_MS 1.0
 /* Late stamps: how many mean distances from their neighbours' line, and the least. */
 #define LATE_MEANS    4.0
 #define LATE_FLOOR_MS 0.1
@@ -637,7 +643,10 @@ AOIP_RT uint32_t aoip_bridge_pull(struct aoip_bridge *b, float *const *out, uint
 
     /* The timeline first: the arrivals taken below are placed on it. */
     double late = timeline_late(b, now_ns);
-    bool off = !(fabs(late) <= b->gap_ns);
+    /* Off: further from the timeline than wake-ups stray (a stop of the machine that
+     * the consumer's count lost, 2 to 14 ms on a VM, is one), never more than the gap. */
+    double off_ns = fmin(b->gap_ns, fmax(OFF_MIN_MS * 1e6, 2.0 * LATE_MEANS * b->wake_mean));
+    bool off = !(fabs(late) <= off_ns);
     bool dropped = false;
     uint64_t ov = atomic_load_explicit(&b->overruns, memory_order_acquire);
     if (ov != b->overruns_seen) {
