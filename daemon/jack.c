@@ -71,10 +71,9 @@ struct node_jack {
     atomic_uint buffer_frames;
     atomic_ullong xruns;
     atomic_ullong misfits;
-    atomic_uint rate;       /* JACK's sample rate, as last reported */
-    atomic_bool wrong_rate; /* not the node's: the periods play silence */
-    uint32_t rate_said;     /* the rate jack_tick last logged a change to (0: the node's) */
-    uint32_t conv_refused;  /* a rate no converter could be made for, said in the log */
+    atomic_uint rate;      /* JACK's sample rate, as last reported */
+    uint32_t rate_said;    /* the rate jack_tick last logged a change to (0: the node's) */
+    uint32_t conv_refused; /* a rate no converter could be made for, said in the log */
     _Atomic(struct jack_conv *) conv; /* the converter the process callback is to use */
     struct jack_conv *retired;        /* one it used, to free after... */
     uint64_t retired_at;              /* ...a cycle that began after this count of cycles */
@@ -244,8 +243,9 @@ static int on_process(jack_nframes_t nframes, void *arg)
     struct engine *e = &j->node->engine;
     uint32_t period = j->clock ? e->cfg.period_frames : j->bridge_frames;
     struct jack_conv *cv = atomic_load_explicit(&j->conv, memory_order_acquire);
-    bool straight = !atomic_load_explicit(&j->wrong_rate, memory_order_relaxed) &&
-                    (nframes % period == 0 || period % nframes == 0);
+    uint32_t rate = atomic_load_explicit(&j->rate, memory_order_relaxed);
+    bool straight =
+        rate == j->node->cfg->sample_rate && (nframes % period == 0 || period % nframes == 0);
 
     j->cycle_ns = engine_mono_ns();
     if (j->clock && !atomic_load_explicit(&e->running, memory_order_acquire)) {
@@ -258,8 +258,7 @@ static int on_process(jack_nframes_t nframes, void *arg)
             process_clock(j, nframes);
         else
             process_bridged(j, nframes);
-    } else if (cv && cv->rate == atomic_load_explicit(&j->rate, memory_order_relaxed) &&
-               nframes <= cv->max_frames) {
+    } else if (cv && cv->rate == rate && nframes <= cv->max_frames) {
         process_converted(j, cv, nframes);
     } else {
         j->rt_conv = NULL;
@@ -291,7 +290,6 @@ static int on_sample_rate(jack_nframes_t rate, void *arg)
 {
     struct node_jack *j = arg;
     atomic_store_explicit(&j->rate, rate, memory_order_relaxed);
-    atomic_store_explicit(&j->wrong_rate, rate != j->node->cfg->sample_rate, memory_order_relaxed);
     return 0;
 }
 
@@ -351,7 +349,6 @@ static int client_up(struct node *n, char *err, size_t errlen)
     jack_nframes_t rate = jack_get_sample_rate(j->client);
     atomic_store(&j->buffer_frames, jack_get_buffer_size(j->client));
     atomic_store(&j->rate, rate);
-    atomic_store(&j->wrong_rate, rate != n->cfg->sample_rate);
     atomic_store(&j->gone, false);
     if (jack_set_process_callback(j->client, on_process, j) != 0 ||
         jack_set_xrun_callback(j->client, on_xrun, j) != 0 ||

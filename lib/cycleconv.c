@@ -215,6 +215,7 @@ int aoip_cycleconv_cycle(struct aoip_cycleconv *cc, const float *const *capture,
     uint32_t queued = cap->len + (uint32_t)(converted - cc->converted);
     cc->converted = converted;
     side_convert(cap, capture, frames);
+    cap->len = queued; /* what it made, and a side of no lines counts as well */
 
     int runs = 0;
     uint32_t used = 0;
@@ -225,7 +226,6 @@ int aoip_cycleconv_cycle(struct aoip_cycleconv *cc, const float *const *capture,
         side_convert(play, (const float *const *)cc->period_out, p);
     }
     side_consume(cap, used);
-    cap->len = queued - used;
 
     /* Never short (the prefill sees to it); a side of no lines only counts. */
     uint32_t have = play->channels ? play->len : frames;
